@@ -1,0 +1,1 @@
+"""Data: audio I/O, client data sources, partitioners, corpora and feature stores."""
