@@ -1,0 +1,123 @@
+"""Enhancement metrics: SI-SDR, SI-SDRi (primary), SDR, PESQ, STOI, and a batch evaluator.
+
+All per-item functions take (B, T) tensors and return (B,). SI-SDR, SDR, PESQ and
+STOI come from torchmetrics; PESQ and STOI need the optional `pesq` / `pystoi`
+packages (`pip install raysim[metrics]`). "si_snr"/"si_snri" use the benchmark
+workloads' SI-SNR formulation, so that `evaluate_enhancement(..., slot="oracle")`
+reproduces `workloads.eval_w2`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import torch
+from torchmetrics.functional.audio import (
+    scale_invariant_signal_distortion_ratio,
+    signal_distortion_ratio,
+)
+
+from raysim.se.losses import si_snr
+
+
+def _require(package: str, metric: str) -> None:
+    if importlib.util.find_spec(package) is None:
+        raise ImportError(
+            f"{metric} needs the optional package {package!r}: pip install raysim[metrics]"
+        )
+
+
+def si_sdr(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """SI-SDR in dB (Le Roux et al., ICASSP 2019), zero-mean."""
+    return scale_invariant_signal_distortion_ratio(est, ref, zero_mean=True)
+
+
+def si_sdri(est: torch.Tensor, ref: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
+    """SI-SDR improvement in dB: SI-SDR(est, ref) − SI-SDR(noisy, ref)."""
+    return si_sdr(est, ref) - si_sdr(noisy, ref)
+
+
+def sdr(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """SDR in dB (BSS-eval style with a 512-tap distortion filter, torchmetrics)."""
+    return signal_distortion_ratio(est, ref)
+
+
+def pesq(est: torch.Tensor, ref: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """PESQ (ITU-T P.862): wide-band at 16 kHz, narrow-band at 8 kHz. Needs `pesq`."""
+    _require("pesq", "PESQ")
+    from torchmetrics.functional.audio import perceptual_evaluation_speech_quality
+
+    mode = "wb" if sample_rate == 16000 else "nb"
+    return perceptual_evaluation_speech_quality(est, ref, sample_rate, mode)
+
+
+def stoi(est: torch.Tensor, ref: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """STOI (Taal et al. 2011). Needs `pystoi`."""
+    _require("pystoi", "STOI")
+    from torchmetrics.functional.audio import short_time_objective_intelligibility
+
+    return short_time_objective_intelligibility(est, ref, sample_rate)
+
+
+_Metric = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], torch.Tensor]
+
+METRICS: dict[str, _Metric] = {
+    "si_sdr": lambda est, ref, noisy, sr: si_sdr(est, ref),
+    "si_sdri": lambda est, ref, noisy, sr: si_sdri(est, ref, noisy),
+    "si_snr": lambda est, ref, noisy, sr: si_snr(est, ref),
+    "si_snri": lambda est, ref, noisy, sr: si_snr(est, ref) - si_snr(noisy, ref),
+    "sdr": lambda est, ref, noisy, sr: sdr(est, ref),
+    "pesq": lambda est, ref, noisy, sr: pesq(est, ref, sr),
+    "stoi": lambda est, ref, noisy, sr: stoi(est, ref, sr),
+}
+"""Metric name → fn(estimate, clean, noisy, sample_rate) → (B,)."""
+
+_OPTIONAL = {"pesq": "pesq", "stoi": "pystoi"}
+
+
+def select_slot(
+    estimates: torch.Tensor, clean: torch.Tensor, slot: int | Literal["oracle"] = 0
+) -> torch.Tensor:
+    """Pick one output slot per item: estimates (B, J, T) → (B, T); (B, T) passes through.
+
+    slot: a fixed index (FedEnhance reads speech from slot 0), or "oracle": the slot
+    with the highest SI-SNR against the clean speech, as `workloads.eval_w2` does.
+    """
+    if estimates.dim() == 2:
+        return estimates
+    if slot != "oracle":
+        return estimates[:, slot]
+    best = si_snr(estimates, clean.unsqueeze(1).expand_as(estimates)).argmax(1)
+    return estimates[torch.arange(len(estimates)), best]
+
+
+@torch.no_grad()
+def evaluate_enhancement(
+    estimates: torch.Tensor,
+    clean: torch.Tensor,
+    noisy: torch.Tensor,
+    sample_rate: int,
+    metrics: Sequence[str] = ("si_sdr", "si_sdri"),
+    slot: int | Literal["oracle"] = 0,
+) -> dict[str, float]:
+    """Mean of each metric over the batch.
+
+    Args:
+        estimates: enhanced speech (B, T), or separator outputs (B, J, T) reduced
+            with `select_slot(estimates, clean, slot)`.
+        clean: clean speech (B, T).
+        noisy: the unprocessed input (B, T), the baseline of the "…i" metrics.
+        sample_rate: Hz (PESQ/STOI).
+        metrics: names from `METRICS`.
+        slot: output slot or "oracle" (see `select_slot`).
+    """
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metrics {unknown}; choose from {sorted(METRICS)}")
+    for name in metrics:
+        if name in _OPTIONAL:
+            _require(_OPTIONAL[name], name.upper())
+    est = select_slot(estimates, clean, slot)
+    return {m: float(METRICS[m](est, clean, noisy, sample_rate).mean()) for m in metrics}

@@ -1,0 +1,133 @@
+"""SE metrics: SI-SDR(i) against NumPy, SDR, PESQ/STOI, slot selection, W2 evaluation parity."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from raysim.se import metrics
+from raysim.se.metrics import evaluate_enhancement, sdr, select_slot, si_sdr, si_sdri
+
+BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def workloads():
+    if not (BENCH / "workloads.py").is_file():
+        pytest.skip(f"benchmark workloads not found at {BENCH}")
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module("workloads")
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+@pytest.fixture
+def gen() -> torch.Generator:
+    return torch.Generator().manual_seed(0)
+
+
+def _speech_like(seconds: float = 1.0) -> torch.Tensor:
+    """Voiced harmonic signal with a syllabic envelope (PESQ detects utterances in it)."""
+    t = torch.arange(int(seconds * SR)) / SR
+    phase = 2 * math.pi * torch.cumsum(140 + 20 * torch.sin(2 * math.pi * 0.7 * t), 0) / SR
+    voiced = sum(torch.sin(k * phase) / k for k in range(1, 20))
+    return (voiced * torch.sin(2 * math.pi * 3 * t).clamp(min=0) ** 2).unsqueeze(0)
+
+
+def _np_si_sdr(est: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    est = est - est.mean(-1, keepdims=True)
+    ref = ref - ref.mean(-1, keepdims=True)
+    alpha = (est * ref).sum(-1, keepdims=True) / (ref**2).sum(-1, keepdims=True)
+    target = alpha * ref
+    return 10 * np.log10((target**2).sum(-1) / ((est - target) ** 2).sum(-1))
+
+
+def test_si_sdr_matches_numpy(gen):
+    ref = torch.randn(4, 1000, generator=gen, dtype=torch.float64) + 0.3
+    est = 0.5 * ref + torch.randn(4, 1000, generator=gen, dtype=torch.float64) * torch.tensor(
+        [[0.05], [0.2], [0.5], [2.0]], dtype=torch.float64)
+    np.testing.assert_allclose(si_sdr(est, ref).numpy(), _np_si_sdr(est.numpy(), ref.numpy()),
+                               rtol=1e-9)
+    noisy = ref + torch.randn(4, 1000, generator=gen, dtype=torch.float64)
+    np.testing.assert_allclose(
+        si_sdri(est, ref, noisy).numpy(),
+        _np_si_sdr(est.numpy(), ref.numpy()) - _np_si_sdr(noisy.numpy(), ref.numpy()), rtol=1e-9)
+
+
+def test_sdr_tracks_snr_of_white_noise(gen):
+    clean = _speech_like()
+    noise = torch.randn(1, clean.shape[-1], generator=gen)
+    for snr_db in (0.0, 20.0):
+        scaled = noise * clean.norm() / noise.norm() * 10 ** (-snr_db / 20)
+        assert float(sdr(clean + scaled, clean)) == pytest.approx(snr_db, abs=1.0)
+
+
+def test_select_slot(gen):
+    clean = torch.randn(3, 200, generator=gen)
+    noise = torch.randn(3, 3, 200, generator=gen)
+    est = noise.clone()
+    best = torch.tensor([2, 0, 1])
+    est[torch.arange(3), best] = clean + 0.1 * noise[:, 0]
+    assert torch.equal(select_slot(est, clean, "oracle"), est[torch.arange(3), best])
+    assert torch.equal(select_slot(est, clean, 1), est[:, 1])
+    assert select_slot(clean, clean, "oracle") is clean
+
+
+def test_evaluate_enhancement_means_and_slots(gen):
+    clean = torch.randn(4, 800, generator=gen)
+    noisy = clean + torch.randn(4, 800, generator=gen)
+    est = torch.stack([clean + 0.1 * torch.randn(4, 800, generator=gen), noisy - clean], 1)
+    out = evaluate_enhancement(est, clean, noisy, SR, metrics=("si_sdr", "si_sdri"), slot=0)
+    assert set(out) == {"si_sdr", "si_sdri"}
+    assert out["si_sdr"] == pytest.approx(float(si_sdr(est[:, 0], clean).mean()))
+    assert out["si_sdri"] == pytest.approx(float(si_sdri(est[:, 0], clean, noisy).mean()))
+    assert out["si_sdri"] > 15
+    wrong = evaluate_enhancement(est, clean, noisy, SR, metrics=("si_sdri",), slot=1)
+    assert wrong["si_sdri"] < 0
+    with pytest.raises(ValueError, match="unknown metrics"):
+        evaluate_enhancement(est, clean, noisy, SR, metrics=("snr",))
+
+
+def test_oracle_si_snri_reproduces_eval_w2(workloads):
+    test = workloads.w2_test(seed=0, n_test=8)
+    model = workloads.make_w2_model(seed=0)
+    threads = torch.get_num_threads()
+    try:
+        expected = workloads.eval_w2(model, test)  # sets 1 thread
+    finally:
+        torch.set_num_threads(threads)
+    mix, speech = torch.from_numpy(test["mix"]), torch.from_numpy(test["speech"])
+    with torch.no_grad():
+        est = model(mix)
+    out = evaluate_enhancement(est, speech, mix, workloads.FS, metrics=("si_snri",),
+                               slot="oracle")
+    assert out["si_snri"] == pytest.approx(expected, abs=1e-5)
+
+
+def test_pesq_and_stoi_rank_clean_above_noisy(gen):
+    pytest.importorskip("pesq")
+    pytest.importorskip("pystoi")
+    clean = _speech_like()
+    noisy = clean + 0.3 * clean.std() * torch.randn(clean.shape, generator=gen)
+    out_clean = evaluate_enhancement(clean, clean, noisy, SR, metrics=("pesq", "stoi"))
+    out_noisy = evaluate_enhancement(noisy, clean, noisy, SR, metrics=("pesq", "stoi"))
+    assert out_clean["pesq"] > 4.5 and out_clean["stoi"] == pytest.approx(1.0, abs=1e-6)
+    assert out_noisy["pesq"] < 3.0 and out_noisy["stoi"] < 0.99
+
+
+def test_missing_optional_package_names_the_extra(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(metrics.importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("pesq", "pystoi") else real(name, *a))
+    x = torch.randn(1, 1600)
+    for name in ("pesq", "stoi"):
+        with pytest.raises(ImportError, match=r"pip install raysim\[metrics\]"):
+            evaluate_enhancement(x, x, x, SR, metrics=("si_sdr", name))
