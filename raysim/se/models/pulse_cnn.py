@@ -12,7 +12,8 @@ METHODS.md does not specify the network. This compact CNN follows the layout of
 the authors' released code (PU variant): two 3×3 conv layers with `channels`
 maps, then `blocks` pairs of 3×3 conv layers doubling the maps, every conv
 followed by ReLU and channel dropout, and a final 1×1 conv to one logit map.
-Its input is the compressed magnitude |X|^`compression`.
+Its input is the compressed magnitude |X|^`compression` (1/15 as intended by the
+authors; their released code computes `abs(X) ** 1/15`, i.e. |X| / 15).
 """
 
 from __future__ import annotations

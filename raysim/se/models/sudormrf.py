@@ -13,6 +13,8 @@ gLN → 1×1 bottleneck 512→256 → 8 GC-U-blocks → PReLU + 1×1 conv to 3·
 masks on the encoder output → ConvTranspose1d(3·512, 3, k=41, stride 20) decoder
 (ungrouped, as in FedEnhance's released model) → mixture consistency.
 Slot 0 is speech, slots 1–2 are noises. About 0.8 M parameters.
+FedEnhance standardises each input mixture (zero mean, unit variance) before
+the model; that is the caller's job.
 
 A GC-U-block splits the C bottleneck channels into G groups of C/G, mixes the
 groups with a transform-average-concatenate (TAC) module, then runs one U-block
