@@ -1,0 +1,95 @@
+"""Shared benchmark plumbing: process-tree memory sampling, wall clock from
+process start, the reference workloads' data, and the one-line JSON result."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_BENCH = Path(os.environ.get("RAYSIM_SHARED_BENCH", REPO.parent / "shared" / "bench"))
+
+
+def process_start_time() -> float:
+    """Epoch time at which this process was created (from /proc, 10 ms exact)."""
+    with open("/proc/self/stat") as f:
+        start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/uptime") as f:
+        uptime = float(f.read().split()[0])
+    return time.time() - (uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+
+
+class TreeMonitor:
+    """Samples RSS and PSS summed over this process and all descendants (Ray's
+    GCS, raylet and workers included) every `interval` seconds; keeps the peaks."""
+
+    def __init__(self, interval: float = 0.2):
+        self.t0 = process_start_time()
+        self.proc = psutil.Process()
+        self.interval = interval
+        self.peak_rss = self.peak_pss = 0
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def sample(self) -> None:
+        rss = pss = 0
+        try:
+            procs = [self.proc, *self.proc.children(recursive=True)]
+        except psutil.Error:
+            return
+        for p in procs:
+            try:
+                mem = p.memory_full_info()
+            except (psutil.Error, OSError):
+                continue
+            rss += mem.rss
+            pss += getattr(mem, "pss", mem.rss)
+        self.peak_rss = max(self.peak_rss, rss)
+        self.peak_pss = max(self.peak_pss, pss)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def wall_s(self) -> float:
+        return time.time() - self.t0
+
+
+def shared_workloads():
+    """The reference workloads module (../shared/bench/workloads.py)."""
+    if not (SHARED_BENCH / "workloads.py").is_file():
+        sys.exit(f"benchmarks need {SHARED_BENCH}/workloads.py (set RAYSIM_SHARED_BENCH)")
+    sys.path.insert(0, str(SHARED_BENCH))
+    import workloads
+
+    return workloads
+
+
+def workload_file(name: str, given: str | None) -> Path:
+    """The workload's .npz data file; dumped once with workloads.py if not given."""
+    if given:
+        return Path(given)
+    path = REPO / "benchmarks" / "data" / f"{name}.npz"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, str(SHARED_BENCH / "workloads.py"), "dump", name, str(path)],
+            check=True,
+        )
+    return path
+
+
+def emit(result: dict) -> None:
+    """Print the result as one JSON line."""
+    print(json.dumps(result), flush=True)

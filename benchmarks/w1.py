@@ -1,0 +1,67 @@
+"""W1 of ../shared/bench/WORKLOADS.md through raysim's public API.
+
+usage: python benchmarks/w1.py [--data w1.npz] [--workers 2]
+prints one JSON line: system, workload, wall_s (process start → after Ray
+shutdown), run_s (the rounds alone), peak_rss_mb / peak_pss_mb (whole process
+tree, Ray's processes included), metric (final test accuracy), workers.
+"""
+
+from _harness import TreeMonitor, emit, workload_file  # first: start the clock early
+
+MON = TreeMonitor()
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import ray  # noqa: E402
+
+import raysim  # noqa: E402
+from raysim.data.sources import NpzParams, npz  # noqa: E402
+from raysim.engine.sampling import FixedSchedule  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", help="W1 .npz from workloads.py dump w1 (default: dump it once)")
+    ap.add_argument("--workers", type=int, default=2)
+    a = ap.parse_args()
+    path = workload_file("w1", a.data)
+    with np.load(path) as f:
+        schedule, rounds = f["schedule"], int(f["rounds"])
+        lr, batch, epochs = float(f["lr"]), int(f["batch"]), int(f["epochs"])
+    config = {
+        "seed": 0,
+        "rounds": rounds,
+        "task": {"name": "feature_classification", "hidden": [128, 128]},
+        "data": {"source": "npz", "path": str(path)},
+        "local": {
+            "optimizer": {"name": "sgd", "lr": lr},
+            "batch_size": batch,
+            "epochs": epochs,
+            "shuffle": False,  # WORKLOADS.md: one epoch walks the stored order
+        },
+        "strategy": {"name": "fedavg", "weighting": "samples"},
+        "engine": {"num_workers": a.workers},
+        "eval": {"every": 0},
+    }
+    data = npz(NpzParams(path=str(path)), seed=0)
+    ray.init(num_cpus=a.workers, include_dashboard=False, configure_logging=False)
+    sim = raysim.Simulation(config, data=data, sampler=FixedSchedule(schedule)).wait_ready()
+    t0 = time.perf_counter()
+    result = sim.run(progress=False, shutdown=False)
+    run_s = time.perf_counter() - t0
+    sim.shutdown()
+    ray.shutdown()
+    MON.sample()
+    MON.stop()
+    emit({
+        "system": "raysim", "workload": "w1", "wall_s": round(MON.wall_s(), 3),
+        "run_s": round(run_s, 3), "peak_rss_mb": round(MON.peak_rss / 2**20, 1),
+        "peak_pss_mb": round(MON.peak_pss / 2**20, 1),
+        "metric": round(result.metrics["accuracy"], 4), "workers": a.workers,
+    })  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

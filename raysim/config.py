@@ -1,0 +1,244 @@
+"""The one validated configuration object of a simulation (pydantic v2).
+
+Every section forbids unknown keys, so a typo fails at start with the key's
+dotted path; impossible values (fraction outside (0, 1], negative learning
+rates, more workers than clients...) fail the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class OptimizerConfig(Section):
+    """A torch optimizer by name, with its keyword arguments (momentum, betas...)."""
+
+    name: Literal["sgd", "adam", "adamw", "rmsprop", "adagrad"] = "sgd"
+    lr: float = Field(0.05, gt=0)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class LRScheduleConfig(Section):
+    """Local learning-rate schedule across rounds (computed on the server)."""
+
+    name: Literal["constant", "step", "cosine", "plateau"] = "constant"
+    step_size: int = Field(100, ge=1, description="step: rounds between decays")
+    gamma: float = Field(0.5, gt=0, le=1, description="step: decay factor")
+    t_max: int | None = Field(None, ge=1, description="cosine: period (default: rounds)")
+    eta_min: float = Field(0.0, ge=0)
+    factor: float = Field(0.5, gt=0, lt=1, description="plateau: decay factor")
+    patience: int = Field(5, ge=0, description="plateau: rounds without improvement")
+    monitor: str = Field("loss", description="plateau: eval metric to watch")
+    mode: Literal["min", "max"] = "min"
+
+
+class LocalConfig(Section):
+    """What each client does in a round."""
+
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    lr_schedule: LRScheduleConfig = Field(default_factory=LRScheduleConfig)
+    epochs: int = Field(1, ge=1)
+    steps: int | None = Field(None, ge=1, description="fixed step count instead of epochs")
+    batch_size: int = Field(32, ge=1)
+    clip_grad_norm: float | None = Field(None, gt=0)
+    shuffle: bool = Field(True, description="reshuffle each epoch, seeded by (seed, round, client)")
+
+
+class SamplingConfig(Section):
+    """Which clients take part in a round."""
+
+    fraction: float | None = Field(0.1, gt=0, le=1)
+    clients_per_round: int | None = Field(None, ge=1)
+    availability: float = Field(1.0, gt=0, le=1, description="P(sampled client reports)")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SamplingConfig:
+        if self.clients_per_round is not None:
+            object.__setattr__(self, "fraction", None)
+        if self.fraction is None and self.clients_per_round is None:
+            raise ValueError("set sampling.fraction or sampling.clients_per_round")
+        return self
+
+
+class StrategyConfig(Section):
+    """Client-side algorithm and aggregation rule (METHODS.md)."""
+
+    name: Literal["fedavg", "fedprox", "scaffold"] = "fedavg"
+    weighting: Literal["samples", "uniform"] | None = Field(
+        None,
+        description="FedAvg weights; default: the paper's (fedavg samples, scaffold uniform)",
+    )
+    mu: float = Field(0.01, ge=0, description="fedprox: proximal weight")
+    option: Literal["I", "II"] = Field("II", description="scaffold: control-variate update")
+    server_lr: float = Field(1.0, gt=0, description="scaffold: global step size eta_g")
+    scale_control_by_fraction: bool = Field(
+        True, description="scaffold: c += |S|/N mean(dc) (paper); False: c += mean(dc)"
+    )
+
+
+class ServerOptimizerConfig(Section):
+    """Optimizer applied by the server to the aggregated update (FedOpt)."""
+
+    name: Literal["none", "avgm", "adam", "yogi", "adagrad"] = "none"
+    lr: float = Field(1e-2, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1, description="avgm")
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.99, ge=0, lt=1)
+    tau: float = Field(1e-3, gt=0)
+
+
+class EngineConfig(Section):
+    """How the simulation executes on Ray."""
+
+    num_workers: int | None = Field(None, ge=1, description="default: one per available CPU")
+    worker_cpus: float = Field(1.0, gt=0)
+    worker_gpus: float = Field(0.0, ge=0)
+    mode: Literal["pool", "actor_per_client"] = "pool"
+    balance: Literal["samples", "count"] = "samples"
+    torch_threads: int = Field(1, ge=1)
+
+
+class EvalConfig(Section):
+    """Server-side evaluation on held-out data."""
+
+    every: int = Field(1, ge=0, description="rounds between evaluations (0: only at the end)")
+    batch_size: int = Field(1024, ge=1)
+
+
+class CheckpointConfig(Section):
+    """Whole-simulation checkpoints (model, server state, client states)."""
+
+    dir: str | None = None
+    every: int = Field(0, ge=0, description="rounds between checkpoints (0: never)")
+    keep: int = Field(2, ge=1)
+
+
+class TaskConfig(Section):
+    """The task by registered name; its own fields are validated by the task."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = "feature_classification"
+
+    @model_validator(mode="after")
+    def _validate_params(self) -> TaskConfig:
+        from raysim.tasks import validate_task_params  # registry; avoids an import cycle
+
+        validate_task_params(self.name, self.params())
+        return self
+
+    def params(self) -> dict[str, Any]:
+        """The task-specific fields (everything but `name`)."""
+        return dict(self.model_extra or {})
+
+
+class DataConfig(Section):
+    """Where client and server data come from, and how clients are formed."""
+
+    model_config = ConfigDict(extra="allow")
+    source: str = "synthetic_features"
+
+    @model_validator(mode="after")
+    def _validate_params(self) -> DataConfig:
+        from raysim.data.sources import validate_source_params
+
+        validate_source_params(self.source, self.params())
+        return self
+
+    def params(self) -> dict[str, Any]:
+        """The source-specific fields (everything but `source`)."""
+        return dict(self.model_extra or {})
+
+
+class SimulationConfig(Section):
+    """A whole federated simulation."""
+
+    seed: int = 0
+    rounds: int = Field(30, ge=1)
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    local: LocalConfig = Field(default_factory=LocalConfig)
+    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
+    server_optimizer: ServerOptimizerConfig = Field(default_factory=ServerOptimizerConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the key and the value."""
+
+
+def _format_errors(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "<root>"
+        value = e.get("input")
+        shown = "" if isinstance(value, dict) else f" (got {value!r})"
+        lines.append(f"{key}: {e['msg']}{shown}")
+    return "invalid config:\n  " + "\n  ".join(lines)
+
+
+def parse_config(data: dict[str, Any] | SimulationConfig | None = None) -> SimulationConfig:
+    """Validate a dict into a SimulationConfig, raising ConfigError naming bad keys."""
+    if isinstance(data, SimulationConfig):
+        return data
+    try:
+        return SimulationConfig.model_validate(data or {})
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err)) from None
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `a.b.c = value` in a nested dict, creating sections as needed."""
+    keys = dotted.split(".")
+    node = data
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{dotted}: '{k}' is not a section")
+    node[keys[-1]] = value
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """Turn ['local.optimizer.lr=0.1', ...] into a nested dict (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"override {pair!r}: expected key=value")
+        key, raw = pair.split("=", 1)
+        set_dotted(out, key.strip(), yaml.safe_load(raw))
+    return out
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge `extra` into a copy of `base`."""
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | None = None
+) -> SimulationConfig:
+    """Read a YAML config file, apply dotted `key=value` overrides, and validate."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        data = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: top level must be a mapping")
+    return parse_config(merge(data, parse_overrides(overrides or [])))

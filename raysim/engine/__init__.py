@@ -1,0 +1,1 @@
+"""The federated engine: strategies, local training, worker pool and aggregator on Ray."""

@@ -1,0 +1,208 @@
+"""The aggregator: holds the global model and server state and runs the rounds.
+
+Per round: sample clients (seeded by round), drop unavailable ones, put the
+global weights in the object store once, send each worker its balanced share
+of client ids, merge the workers' exact partial sums, apply the strategy and
+the server optimizer, evaluate. Work on the server grows with the cohort,
+never with the population.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+import torch
+from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+
+from raysim.config import SimulationConfig, parse_config
+from raysim.data.clients import ClientData
+from raysim.engine.checkpoint import load_checkpoint, save_checkpoint
+from raysim.engine.client_state import ClientStateStore
+from raysim.engine.exact_sum import merge_sums
+from raysim.engine.flat import get_flat, num_params, set_flat, state_size
+from raysim.engine.lr_schedule import RoundLR
+from raysim.engine.pool import WorkerPool, balance
+from raysim.engine.sampling import ClientSampler, UniformSampler
+from raysim.engine.server_optimizers import build_server_optimizer
+from raysim.engine.strategies import build_strategy
+from raysim.engine.worker import STATS
+from raysim.tasks import build_task
+
+log = logging.getLogger(__name__)
+
+_DEAD_WORKER = (RayActorError, ActorDiedError, ActorUnavailableError)
+
+
+class Aggregator:
+    """Server side of a simulation (runs inside a Ray actor, or in-process)."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        clients: ClientData,
+        eval_data: dict[str, np.ndarray],
+        info: dict[str, Any],
+        pool: WorkerPool,
+        sampler: ClientSampler | None = None,
+    ):
+        self.cfg: SimulationConfig = parse_config(config)
+        torch.set_num_threads(self.cfg.engine.torch_threads)
+        cfg = self.cfg
+        self.clients = clients
+        self.eval_data = eval_data
+        self.pool = pool
+        self.task = build_task(cfg.task.name, cfg.task.params(), info)
+        torch.manual_seed(cfg.seed)
+        self.model = self.task.build_model()
+        self.global_vec = get_flat(self.model)
+        self.strategy = build_strategy(cfg.strategy, num_params(self.model), len(clients))
+        self.server_opt = build_server_optimizer(cfg.server_optimizer, state_size(self.model))
+        self.round_lr = RoundLR(cfg.local, cfg.rounds)
+        self.sampler = sampler or UniformSampler(cfg.sampling, len(clients), cfg.seed)
+        self.client_states = ClientStateStore()
+        self.round = 0
+        self.history: list[dict[str, Any]] = []
+        self.worker_restarts = 0
+
+    # -- rounds ---------------------------------------------------------------
+    def run_round(self) -> dict[str, Any]:
+        """Run the next round and return its record."""
+        t0 = time.perf_counter()
+        cfg, r = self.cfg, self.round
+        sampled, reporting = self.sampler.sample(r)
+        lr = self.round_lr.lr
+        partials = self._dispatch(r, lr, reporting) if reporting else []
+        sums = merge_sums([p.sums for p in partials])
+        rejected = [rej for p in partials for rej in p.rejected]
+        for p in partials:
+            for cid, state in p.states.items():
+                self.client_states.put(cid, state)
+        stats = dict(zip(STATS, sums["stats"].value(), strict=True)) if "stats" in sums else {}
+        n_ok = int(round(stats.get("count", 0)))
+        if n_ok:
+            delta = self.strategy.pseudo_gradient(sums, stats["weight"], n_ok)
+            self.global_vec = self.server_opt.step(self.global_vec, delta)
+        record: dict[str, Any] = {
+            "round": r + 1,
+            "sampled": len(sampled),
+            "reporting": n_ok,
+            "dropped": len(sampled) - len(reporting),
+            "rejected": len(rejected),
+            "lr": lr,
+            "train_loss": float(stats["loss"] / stats["samples"]) if n_ok else None,
+            **self._traffic(len(reporting)),
+        }
+        for key, s in sums.items():
+            if key.startswith("metric/"):
+                record[key.split("/", 1)[1]] = float(s.value()[0])
+        if self._eval_due(r + 1):
+            record.update({f"eval_{k}": v for k, v in self.evaluate().items()})
+        self.round += 1
+        self.round_lr.end_round(record)
+        record["wall_s"] = time.perf_counter() - t0
+        self.history.append(record)
+        ck = cfg.checkpoint
+        if ck.dir and ck.every and self.round % ck.every == 0:
+            self.save(Path(ck.dir) / f"round-{self.round:05d}.pt", keep=ck.keep)
+        return record
+
+    def _eval_due(self, done: int) -> bool:
+        every = self.cfg.eval.every
+        return done == self.cfg.rounds or (every > 0 and done % every == 0)
+
+    def _traffic(self, n_clients: int) -> dict[str, int]:
+        """Simulated FL communication: model (+ strategy state) down, update (+ extras) up."""
+        model_bytes = self.global_vec.nbytes
+        extra = sum(v.nbytes for v in self.strategy.broadcast().values())
+        return {
+            "bytes_down": n_clients * (model_bytes + extra),
+            "bytes_up": n_clients * (model_bytes + extra),
+        }
+
+    def _dispatch(self, r: int, lr: float, clients: list[int]):
+        """Send each worker its share; re-run a dead worker's share on a fresh actor."""
+        work = [self.clients.num_samples(c) for c in clients]
+        if self.cfg.engine.mode == "actor_per_client":
+            chosen = set(clients)
+            shares = [[c] if c in chosen else [] for c in range(self.pool.size)]
+        else:
+            if self.cfg.engine.balance == "count":
+                work = [1] * len(work)
+            shares = balance(clients, work, self.pool.size)
+        global_ref = ray.put(self.global_vec)
+        payload_ref = ray.put(self.strategy.broadcast())
+
+        def submit(i: int):
+            states = self.client_states.get_many(shares[i])
+            return self.pool.handles[i].train.remote(
+                r, lr, global_ref, payload_ref, shares[i], states
+            )
+
+        pending = {submit(i): i for i in range(self.pool.size) if shares[i]}
+        results: dict[int, Any] = {}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            i = pending.pop(ready[0])
+            try:
+                results[i] = ray.get(ready[0])
+            except _DEAD_WORKER as err:
+                log.warning("round %d: worker %d died (%s); re-running its clients", r + 1, i, err)
+                self.worker_restarts += 1
+                self.pool.replace(i)
+                pending[submit(i)] = i
+        return [results[i] for i in sorted(results)]
+
+    def ready(self) -> bool:
+        """Returns once constructed (the driver waits on it before timing rounds)."""
+        return True
+
+    # -- evaluation and state ---------------------------------------------------
+    def evaluate(self) -> dict[str, float]:
+        """Metrics of the current global model on the server's held-out data."""
+        set_flat(self.model, self.global_vec)
+        return self.task.evaluate(self.model, self.eval_data)
+
+    def weights(self) -> np.ndarray:
+        """The current global flat state (float32)."""
+        return self.global_vec.copy()
+
+    def get_history(self) -> list[dict[str, Any]]:
+        return list(self.history)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue to the identical result."""
+        return {
+            "round": self.round,
+            "global": torch.from_numpy(self.global_vec.copy()),
+            "strategy": self.strategy.state_dict(),
+            "server_optimizer": self.server_opt.state_dict(),
+            "round_lr": self.round_lr.state_dict(),
+            "client_states": self.client_states.state_dict(),
+            "history": self.history,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.round = int(state["round"])
+        self.global_vec = state["global"].numpy().astype(np.float32)
+        self.strategy.load_state_dict(state["strategy"])
+        self.server_opt.load_state_dict(state["server_optimizer"])
+        self.round_lr.load_state_dict(state["round_lr"])
+        self.client_states.load_state_dict(state["client_states"])
+        self.history = list(state["history"])
+
+    def save(self, path: str | Path, keep: int | None = None) -> str:
+        """Write a checkpoint (torch.save of tensors and plain values only)."""
+        return str(save_checkpoint(self.state_dict(), self.cfg, path, keep))
+
+    def restore(self, path: str | Path) -> int:
+        """Load a checkpoint; returns the round it continues from."""
+        self.load_state_dict(load_checkpoint(path, self.cfg))
+        return self.round
+
+    def shutdown(self) -> None:
+        self.pool.shutdown()

@@ -1,0 +1,68 @@
+"""Whole-simulation checkpoints: torch.save / torch.load(weights_only=True).
+
+Only tensors and plain values are written, never arbitrary pickles, so a
+checkpoint from an untrusted source cannot execute code when loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from raysim.config import SimulationConfig
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+# Keys that may differ between the run that wrote a checkpoint and the one resuming it.
+_RESUMABLE_CHANGES = {"rounds", "checkpoint", "eval"}
+
+
+def _comparable(cfg: SimulationConfig) -> dict[str, Any]:
+    return {k: v for k, v in cfg.model_dump(mode="json").items() if k not in _RESUMABLE_CHANGES}
+
+
+def save_checkpoint(
+    state: dict[str, Any], cfg: SimulationConfig, path: str | Path, keep: int | None = None
+) -> Path:
+    """Atomically write `state` (+ config) to `path`; keep only the newest `keep` in its folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    import torch  # lazy: the driver lists checkpoints without paying for torch
+
+    blob = {
+        "format": FORMAT_VERSION,
+        "config": json.dumps(_comparable(cfg), sort_keys=True),
+        **state,
+    }
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(blob, tmp)
+    os.replace(tmp, path)  # a crash mid-write never leaves a truncated checkpoint behind
+    if keep:
+        for old in sorted(path.parent.glob("round-*.pt"))[:-keep]:
+            old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: str | Path, cfg: SimulationConfig | None = None) -> dict[str, Any]:
+    """Read a checkpoint; with `cfg`, refuse one written by a different configuration."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    import torch
+
+    blob = torch.load(path, weights_only=True)
+    if blob.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{path}: unsupported checkpoint format {blob.get('format')!r}")
+    if cfg is not None and blob["config"] != json.dumps(_comparable(cfg), sort_keys=True):
+        raise ValueError(f"{path}: written by a different configuration; refusing to resume")
+    return blob
+
+
+def latest_checkpoint(directory: str | Path) -> Path | None:
+    """The newest round-*.pt in `directory`, or None."""
+    found = sorted(Path(directory).glob("round-*.pt")) if Path(directory).is_dir() else []
+    return found[-1] if found else None

@@ -1,0 +1,57 @@
+"""Which clients train in a round: seeded from (seed, round), never from history,
+so a resumed run samples exactly what an uninterrupted one would."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from raysim.config import SamplingConfig
+
+
+class ClientSampler(Protocol):
+    """Chooses the clients of a round."""
+
+    def sample(self, round_idx: int) -> tuple[list[int], list[int]]:
+        """(sampled clients, the subset that is available and reports), both sorted."""
+
+
+class UniformSampler:
+    """Uniform without replacement (a fraction or a count), then each sampled
+    client reports with probability `availability` (independent draws)."""
+
+    def __init__(self, cfg: SamplingConfig, population: int, seed: int):
+        if cfg.clients_per_round is not None:
+            k = cfg.clients_per_round
+            if k > population:
+                raise ValueError(
+                    f"sampling.clients_per_round={k} exceeds the population of {population} clients"
+                )
+        else:
+            k = max(1, int(round(cfg.fraction * population)))
+        self.k = k
+        self.population = population
+        self.availability = cfg.availability
+        self.seed = seed
+
+    def sample(self, round_idx: int) -> tuple[list[int], list[int]]:
+        rng = np.random.default_rng([self.seed, round_idx, 0x5A3])
+        sampled = np.sort(rng.choice(self.population, self.k, replace=False))
+        if self.availability >= 1.0:
+            return sampled.tolist(), sampled.tolist()
+        keep = rng.random(self.k) < self.availability
+        return sampled.tolist(), sampled[keep].tolist()
+
+
+class FixedSchedule:
+    """Clients given per round (e.g. a benchmark's shared schedule); all report."""
+
+    def __init__(self, schedule: list[list[int]] | np.ndarray):
+        self.schedule = [sorted(int(c) for c in r) for r in schedule]
+
+    def sample(self, round_idx: int) -> tuple[list[int], list[int]]:
+        if round_idx >= len(self.schedule):
+            raise IndexError(f"schedule has {len(self.schedule)} rounds; round {round_idx} asked")
+        clients = self.schedule[round_idx]
+        return clients, clients

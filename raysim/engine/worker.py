@@ -1,0 +1,135 @@
+"""A worker trains whichever clients a round assigns it and returns ONE partial
+aggregate for all of them (exact sums), never one message per client."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from raysim.config import LocalConfig, StrategyConfig
+from raysim.data.clients import ClientData
+from raysim.engine.exact_sum import ExactSum
+from raysim.engine.flat import num_params, state_size
+from raysim.engine.local import client_seed, train_client
+from raysim.engine.strategies import build_strategy
+from raysim.tasks import build_task
+from raysim.tasks.base import ClientContext
+
+log = logging.getLogger(__name__)
+
+
+#: layout of the "stats" sum: aggregation weight, client count, loss sum, samples
+STATS = ("weight", "count", "loss", "samples")
+
+
+@dataclass
+class Partial:
+    """A worker's contribution to one round."""
+
+    sums: dict[str, ExactSum]
+    states: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _finite(result) -> str | None:
+    """Why a client's update must be rejected, or None."""
+    if not np.isfinite(result.delta).all():
+        return "non-finite model update"
+    for name, vec in result.extra.items():
+        if not np.isfinite(vec).all():
+            return f"non-finite {name}"
+    if not np.isfinite(result.loss_sum):
+        return "non-finite training loss"
+    return None
+
+
+class ClientWorker:
+    """Holds a model, the task and the population's data source; trains clients."""
+
+    def __init__(
+        self,
+        task_name: str,
+        task_params: dict[str, Any],
+        info: dict[str, Any],
+        local_cfg: dict[str, Any],
+        strategy_cfg: dict[str, Any],
+        clients: ClientData,
+        seed: int,
+        torch_threads: int = 1,
+    ):
+        torch.set_num_threads(torch_threads)
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.task = build_task(task_name, task_params, info)
+        self.model = self.task.build_model().to(self.device)
+        self.local = LocalConfig.model_validate(local_cfg)
+        self.strategy = build_strategy(
+            StrategyConfig.model_validate(strategy_cfg), num_params(self.model), len(clients)
+        )
+        self.clients = clients
+        self.seed = seed
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """One throwaway step on client 0, so first-call costs (lazy imports, autograd
+        and optimizer set-up) are paid at start-up rather than inside round 1."""
+        if len(self.clients) == 0:
+            return
+        ctx = ClientContext(0, 0, self.seed, np.random.default_rng(0), self.device)
+        one_step = self.local.model_copy(update={"steps": 1, "epochs": 1})
+        start = np.zeros(state_size(self.model), np.float32)
+        payload = self.strategy.warm_up_payload()
+        train_client(
+            self.task, self.model, self.strategy, one_step, 1e-3, start, payload,
+            self.clients.get(0), None, ctx,
+        )  # fmt: skip
+
+    def train(
+        self,
+        round_idx: int,
+        lr: float,
+        global_vec: np.ndarray,
+        payload: dict[str, np.ndarray],
+        client_ids: list[int],
+        states: dict[int, dict[str, np.ndarray]],
+    ) -> Partial:
+        """Train each client from the global weights; sum their contributions exactly."""
+        partial = Partial(sums={})
+        for cid in client_ids:
+            ctx = ClientContext(
+                cid, round_idx, self.seed, client_seed(self.seed, round_idx, cid), self.device
+            )
+            result = train_client(
+                self.task, self.model, self.strategy, self.local, lr, global_vec, payload,
+                self.clients.get(cid), states.get(cid), ctx,
+            )  # fmt: skip
+            reason = _finite(result)
+            contrib: dict[str, np.ndarray] = {}
+            if reason is None:
+                w = self.strategy.client_weight(result.n_samples)
+                contrib = {
+                    "delta": w * result.delta.astype(np.float64),  # exact: integer × float32
+                    # the scalars share one sum, laid out as STATS
+                    "stats": np.array([w, 1.0, result.loss_sum, float(result.n_samples)]),
+                    **result.extra,
+                    **{f"metric/{k}": np.array([v]) for k, v in result.metrics.items()},
+                }
+                try:
+                    images = {k: ExactSum.of(v) for k, v in contrib.items()}
+                except ValueError:
+                    reason = "update magnitude beyond the exact-summation range"
+            if reason is not None:
+                log.warning("round %d: client %d rejected: %s", round_idx, cid, reason)
+                partial.rejected.append((cid, reason))
+                continue
+            for k, img in images.items():
+                if k in partial.sums:
+                    partial.sums[k].add(img)
+                else:
+                    partial.sums[k] = img
+            if result.state is not None:
+                partial.states[cid] = result.state
+        return partial

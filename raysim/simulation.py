@@ -1,0 +1,244 @@
+"""The public entry point: ``raysim.Simulation(config).run()``.
+
+The driver only orchestrates: it builds the data once, puts it in the object
+store, starts the worker pool and the aggregator actor, then asks for rounds
+and shows progress. It never imports torch (the actors do), so it starts fast.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+
+from raysim.config import ConfigError, SimulationConfig, parse_config
+from raysim.data.sources import SourceData, build_source
+from raysim.engine.actors import AggregatorActor
+from raysim.engine.checkpoint import latest_checkpoint
+from raysim.engine.pool import WorkerPool
+from raysim.engine.sampling import ClientSampler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SimulationResult:
+    """What a finished simulation returns."""
+
+    history: list[dict[str, Any]]
+    weights: np.ndarray
+    metrics: dict[str, float] = field(default_factory=dict)  # the last evaluation
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Connect to (address, e.g. 'auto') or start a local Ray; True if this call started it."""
+    if ray.is_initialized():
+        return False
+    kwargs: dict[str, Any] = {"include_dashboard": False, "configure_logging": False}
+    if address:
+        kwargs["address"] = address
+    elif num_cpus:
+        kwargs["num_cpus"] = num_cpus
+    ray.init(**kwargs)
+    return True
+
+
+def _current_placement_group_options() -> dict[str, Any]:
+    """Keep the engine's actors inside the caller's placement group (e.g. a Tune trial)."""
+    from ray.util import get_current_placement_group
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    pg = get_current_placement_group()
+    if pg is None:
+        return {}
+    return {
+        "scheduling_strategy": PlacementGroupSchedulingStrategy(
+            pg, placement_group_capture_child_tasks=True
+        )
+    }
+
+
+class Simulation:
+    """A federated simulation on Ray.
+
+    Args:
+        config: a :class:`SimulationConfig` or a dict validated into one.
+        data: prebuilt :class:`SourceData` (default: built from ``config.data``).
+        sampler: a custom client sampler (default: uniform, from ``config.sampling``).
+        address: Ray address to join ('auto' for a running cluster); default local.
+    """
+
+    def __init__(
+        self,
+        config: SimulationConfig | dict[str, Any] | None = None,
+        *,
+        data: SourceData | None = None,
+        sampler: ClientSampler | None = None,
+        address: str | None = None,
+    ):
+        self.config = parse_config(config)
+        self._data = data
+        self._sampler = sampler
+        self._address = address
+        self._owns_ray = False
+        self._aggregator = None
+        self._pool: WorkerPool | None = None
+
+    # -- lifecycle ----------------------------------------------------------------
+    def start(self) -> Simulation:
+        """Start Ray (if needed), ship the data once, and launch the actors."""
+        if self._aggregator is not None:
+            return self
+        cfg = self.config
+        self._owns_ray = init_ray(self._address)
+        data = self._data or build_source(cfg.data.source, cfg.data.params(), cfg.seed)
+        population = len(data.clients)
+        n_workers = self._n_workers(population)
+        pg_options = _current_placement_group_options()
+        clients_ref = ray.put(data.clients)
+        worker_args = (
+            cfg.task.name, cfg.task.params(), data.info, cfg.local.model_dump(),
+            cfg.strategy.model_dump(), clients_ref, cfg.seed, cfg.engine.torch_threads,
+        )  # fmt: skip
+        resources = {"num_cpus": cfg.engine.worker_cpus, "num_gpus": cfg.engine.worker_gpus}
+        self._pool = WorkerPool(worker_args, {}, {**resources, **pg_options}, n_workers).start()
+        aggregator = ray.remote(AggregatorActor).options(num_cpus=0, **pg_options)
+        self._aggregator = aggregator.remote(
+            cfg.model_dump(),
+            clients_ref,
+            ray.put(data.eval_data),
+            data.info,
+            self._pool,
+            self._sampler,
+        )
+        return self
+
+    def wait_ready(self) -> Simulation:
+        """Block until the aggregator and every worker have finished starting."""
+        self.start()
+        ray.get(self._call("ready"))
+        self._pool.wait_ready()
+        return self
+
+    def _n_workers(self, population: int) -> int:
+        eng = self.config.engine
+        if eng.mode == "actor_per_client":
+            return population
+        if eng.num_workers is not None:
+            if eng.num_workers > population:
+                raise ConfigError(
+                    f"engine.num_workers: {eng.num_workers} workers for only {population} clients"
+                )
+            return eng.num_workers
+        cpus = ray.available_resources().get("CPU", 1.0)
+        return max(1, min(population, int(cpus // eng.worker_cpus)))
+
+    def shutdown(self) -> None:
+        """Stop the actors (and Ray, if this simulation started it)."""
+        if self._aggregator is not None:
+            ray.get(self._call("shutdown"))
+            ray.kill(self._aggregator)
+            self._aggregator = None
+        if self._owns_ray:
+            ray.shutdown()
+            self._owns_ray = False
+
+    def __enter__(self) -> Simulation:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
+    # -- running ------------------------------------------------------------------
+    def _call(self, method: str, *args: Any):
+        return self._aggregator.call.remote(method, *args)
+
+    def run_round(self) -> dict[str, Any]:
+        """Run one round; returns its record."""
+        self.start()
+        return ray.get(self._call("run_round"))
+
+    def resume(self, path: str | Path | None = None) -> int:
+        """Restore from `path` or the newest checkpoint in config.checkpoint.dir.
+        Returns the round the run continues from (0 if there was none)."""
+        self.start()
+        if path is None and self.config.checkpoint.dir:
+            path = latest_checkpoint(self.config.checkpoint.dir)
+        return ray.get(self._call("restore", str(path))) if path else 0
+
+    def save(self, path: str | Path) -> str:
+        """Write a checkpoint of the whole simulation state now."""
+        return ray.get(self._call("save", str(path)))
+
+    @property
+    def round(self) -> int:
+        return ray.get(self._call("get_history")).__len__()
+
+    @property
+    def pool(self) -> WorkerPool | None:
+        """The worker pool as started (handles may be replaced later by the aggregator)."""
+        return self._pool
+
+    def weights(self) -> np.ndarray:
+        return ray.get(self._call("weights"))
+
+    def run(
+        self, *, progress: bool = True, resume: bool = False, shutdown: bool = True
+    ) -> SimulationResult:
+        """Run the remaining rounds (after resuming, if asked) and return the result."""
+        try:
+            self.start()
+            done = self.resume() if resume else 0
+            history = ray.get(self._call("get_history"))[:done]
+            with _progress(progress, self.config.rounds, done) as advance:
+                for _ in range(done, self.config.rounds):
+                    record = ray.get(self._call("run_round"))
+                    history.append(record)
+                    advance(record)
+            weights = self.weights()
+        finally:
+            if shutdown:
+                self.shutdown()
+        evals = [r for r in history if any(k.startswith("eval_") for k in r)]
+        metrics = {k[5:]: v for k, v in evals[-1].items() if k.startswith("eval_")} if evals else {}
+        return SimulationResult(history, weights, metrics)
+
+
+class _progress:
+    """A rich progress bar over rounds showing the latest metric (or nothing)."""
+
+    def __init__(self, enabled: bool, total: int, done: int):
+        self.enabled, self.total, self.done = enabled, total, done
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda record: None
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("round"), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"),
+        )  # fmt: skip
+        self._bar.start()
+        task = self._bar.add_task("rounds", total=self.total, completed=self.done, info="")
+
+        def advance(record: dict[str, Any]) -> None:
+            shown = {k: v for k, v in record.items() if k.startswith("eval_") or k == "train_loss"}
+            info = "  ".join(f"{k}={v:.4f}" for k, v in shown.items() if isinstance(v, float))
+            self._bar.update(task, advance=1, info=info)
+
+        return advance
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self._bar.stop()

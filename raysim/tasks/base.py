@@ -1,0 +1,101 @@
+"""The task interface: one training loop serves every method; a task plugs in the
+model, how a client's raw data becomes local training tensors, the loss of one
+minibatch, and the server-side evaluation."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import BaseModel
+from torch import nn
+
+
+@dataclass
+class ClientContext:
+    """What a client knows about the round it is training in."""
+
+    client_id: int
+    round: int
+    seed: int
+    rng: np.random.Generator  # seeded from (seed, round, client id): shuffling, masks...
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    metrics: dict[str, float] = field(default_factory=dict)  # summed over clients per round
+
+    def add_metric(self, name: str, value: float) -> None:
+        """Add to a per-round counter that is summed over all clients of the round."""
+        self.metrics[name] = self.metrics.get(name, 0.0) + float(value)
+
+
+class LocalData:
+    """A client's local training tensors, all with the same first dimension."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor]):
+        sizes = {len(t) for t in tensors.values()}
+        if len(sizes) != 1:
+            raise ValueError(
+                f"local tensors differ in length: { {k: len(t) for k, t in tensors.items()} }"
+            )
+        self.tensors = tensors
+        self.size = sizes.pop()
+
+    def __len__(self) -> int:
+        return self.size
+
+    def batches(
+        self, batch_size: int, order: np.ndarray | None = None
+    ) -> Iterator[dict[str, torch.Tensor]]:
+        """Minibatches of rows [i*b, (i+1)*b) of the stored (or permuted) order."""
+        for start in range(0, self.size, batch_size):
+            if order is None:
+                yield {k: t[start : start + batch_size] for k, t in self.tensors.items()}
+            else:
+                idx = torch.from_numpy(order[start : start + batch_size])
+                yield {k: t[idx] for k, t in self.tensors.items()}
+
+
+class Task(ABC):
+    """A federated learning task."""
+
+    def __init__(self, params: BaseModel, info: dict[str, Any]):
+        self.params = params
+        self.info = info
+
+    @abstractmethod
+    def build_model(self) -> nn.Module:
+        """A freshly initialised model (the caller seeds torch first)."""
+
+    @abstractmethod
+    def local_data(
+        self,
+        model: nn.Module,
+        data: dict[str, np.ndarray],
+        state: dict[str, np.ndarray] | None,
+        ctx: ClientContext,
+    ) -> LocalData:
+        """Turn a client's raw arrays (and persistent state) into training tensors.
+        `model` holds the round's global weights (e.g. for pseudo-labelling)."""
+
+    @abstractmethod
+    def loss(
+        self, model: nn.Module, batch: dict[str, torch.Tensor], ctx: ClientContext
+    ) -> torch.Tensor:
+        """Mean loss of one minibatch."""
+
+    @abstractmethod
+    def evaluate(self, model: nn.Module, data: dict[str, np.ndarray]) -> dict[str, float]:
+        """Metrics of the model on held-out data (keys without prefix)."""
+
+    def num_samples(self, data: dict[str, np.ndarray]) -> int:
+        """The client's sample count (its FedAvg weight)."""
+        return len(next(iter(data.values())))
+
+    def client_state(
+        self, state: dict[str, np.ndarray] | None, ctx: ClientContext
+    ) -> dict[str, np.ndarray] | None:
+        """Task-owned client state to persist after the round (None: unchanged)."""
+        return None
