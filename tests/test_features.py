@@ -102,11 +102,16 @@ def test_rerun_skips_complete_shards(egemaps, manifest, tmp_path):
     assert (again.n_shards_skipped, again.n_ok) == (3, 24)
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("shard-*.parquet")} == mtimes
 
-    # a changed last shard (one utterance dropped) is recomputed, the other two are kept
-    fewer = extract_features(manifest.iloc[:-1], out, "egemaps", shard_size=8, progress=False)
-    assert (fewer.n_shards_skipped, fewer.n_ok) == (2, 23)
+    # changed shards (a label fixed in the first, an utterance dropped from the last) are
+    # recomputed, the unchanged middle one is kept
+    changed = manifest.iloc[:-1].copy()
+    changed.loc[0, "label"] = "fixed"
+    again = extract_features(changed, out, "egemaps", shard_size=8, progress=False)
+    assert (again.n_shards_skipped, again.n_ok) == (1, 23)
     new = {p.name: p.stat().st_mtime_ns for p in out.glob("shard-*.parquet")}
-    assert [n for n in mtimes if new[n] != mtimes[n]] == ["shard-00002.parquet"]
+    assert [n for n in sorted(mtimes) if new[n] == mtimes[n]] == ["shard-00001.parquet"]
+    labels = FeatureStore(out).table(["utt_id", "label"]).to_pandas().set_index("utt_id")
+    assert labels.loc[changed.loc[0, "utt_id"], "label"] == "fixed"
 
     with pytest.raises(FeatureExtractionError, match="already holds 'egemaps'"):
         extract_features(manifest, out, "egemaps", {"level": "lld"}, progress=False)

@@ -66,7 +66,7 @@ class _Shard:
 
 
 def load_manifest(manifest: pd.DataFrame | str | Path) -> pd.DataFrame:
-    """Validated manifest: unique string `utt_id`, non-null `path`, any other columns."""
+    """Validated copy of a manifest: unique string `utt_id`, `path` as str, other columns."""
     if isinstance(manifest, pd.DataFrame):
         df, name = manifest, "manifest DataFrame"
     else:
@@ -93,7 +93,9 @@ def load_manifest(manifest: pd.DataFrame | str | Path) -> pd.DataFrame:
     no_path = df.loc[df["path"].isna(), "utt_id"]
     if len(no_path):
         raise ValueError(f"{name}: no path for utt_id {no_path.head().tolist()}")
-    return df.reset_index(drop=True)
+    df = df.reset_index(drop=True)
+    df["path"] = df["path"].map(str)  # pathlib.Path values cannot be stored in Parquet
+    return df
 
 
 def _arrow_schema(df: pd.DataFrame) -> pa.Schema:
@@ -103,15 +105,31 @@ def _arrow_schema(df: pd.DataFrame) -> pa.Schema:
         raise ValueError(f"manifest columns cannot be stored in Parquet: {err}") from err
 
 
+def _fingerprint(
+    feature_set: str,
+    params: dict[str, Any],
+    rows: pd.DataFrame,
+    paths: list[str],
+    schema: pa.Schema,
+) -> str:
+    """Hash of everything a shard's file depends on: feature set, params, all row values."""
+    digest = hashlib.sha256(json.dumps([feature_set, params, paths]).encode())
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, schema) as writer:
+        writer.write_table(pa.Table.from_pandas(rows, schema=schema, preserve_index=False))
+    digest.update(sink.getvalue())
+    return digest.hexdigest()
+
+
 def _plan(
-    df: pd.DataFrame, shard_size: int, feature_set: str, params: dict[str, Any]
+    df: pd.DataFrame, schema: pa.Schema, shard_size: int, feature_set: str, params: dict[str, Any]
 ) -> list[_Shard]:
-    paths = [os.path.abspath(os.path.expanduser(str(p))) for p in df["path"]]
+    paths = [os.path.abspath(os.path.expanduser(p)) for p in df["path"]]
     shards = []
     for index, start in enumerate(range(0, len(df), shard_size)):
         rows, shard_paths = df.iloc[start : start + shard_size], paths[start : start + shard_size]
-        key = json.dumps([feature_set, params, rows["utt_id"].tolist(), shard_paths])
-        shards.append(_Shard(index, rows, shard_paths, hashlib.sha256(key.encode()).hexdigest()))
+        key = _fingerprint(feature_set, params, rows, shard_paths, schema)
+        shards.append(_Shard(index, rows, shard_paths, key))
     return shards
 
 
@@ -187,7 +205,7 @@ def extract_features(
     schema = _arrow_schema(df)
     out = Path(out_dir).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
-    shards = _plan(df, shard_size, feature_set, resolved)
+    shards = _plan(df, schema, shard_size, feature_set, resolved)
     todo = _pending(out, shards, feature_set, resolved)
     if todo:
         (out / FAILURES_FILE).unlink(missing_ok=True)

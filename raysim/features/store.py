@@ -104,7 +104,7 @@ class FeatureStore:
         if len(column) == 0:
             features = np.empty((0, self.dim), dtype=np.float32)
         else:
-            values = column.values.to_numpy(zero_copy_only=False)
+            values = column.flatten().to_numpy(zero_copy_only=False)
             features = values.astype(np.float32, copy=False).reshape(len(column), self.dim)
         meta = table.drop_columns([FEATURES_COLUMN]).to_pandas()
         bad = ~np.isfinite(features).all(axis=1)

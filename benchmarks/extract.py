@@ -1,0 +1,80 @@
+"""eGeMAPS throughput: a single-process loop vs raysim's Ray extraction on all cores.
+
+    python benchmarks/extract.py [--root ../shared/data/urdu] [--workers N]
+
+Prints one JSON line with both rates (files/s) and their ratio. The single-process rate
+is a plain loop with one Smile object (warmed up on one file first); the Ray rate is
+measured over the `extract_features` call after `ray.init`, worker imports included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import ray
+
+from raysim.data.audio import load_audio
+from raysim.features import extract_features, resolve_config
+from raysim.features.extract import DEFAULT_SHARD_SIZE
+
+DEFAULT_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "urdu"
+
+
+def audio_manifest(root: Path) -> pd.DataFrame:
+    """utt_id (path below root, no suffix) and path of every WAV file under `root`."""
+    files = sorted(root.rglob("*.wav"))
+    if not files:
+        raise SystemExit(f"no .wav files under {root}")
+    return pd.DataFrame(
+        {"utt_id": [str(f.relative_to(root).with_suffix("")) for f in files], "path": files}
+    ).astype(str)
+
+
+def single_process_rate(paths: list[str]) -> float:
+    """Files per second of load_audio + eGeMAPS in one loop with one Smile object."""
+    extractor = resolve_config("egemaps").build()
+    extractor.process(*load_audio(paths[0], extractor.sample_rate))  # warm-up, not timed
+    start = time.perf_counter()
+    for path in paths:
+        extractor.process(*load_audio(path, extractor.sample_rate))
+    return len(paths) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    """Run both measurements and print the JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="folder of WAV files")
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="Ray CPUs")
+    parser.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE)
+    args = parser.parse_args()
+
+    manifest = audio_manifest(args.root)
+    single = single_process_rate(manifest["path"].tolist())
+    ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        summary = extract_features(manifest, out, "egemaps", shard_size=args.shard_size)
+        seconds = time.perf_counter() - start
+    ray.shutdown()
+    parallel = len(manifest) / seconds
+    result = {
+        "files": len(manifest),
+        "ok": summary.n_ok,
+        "failed": summary.n_failed,
+        "workers": args.workers,
+        "single_files_per_s": round(single, 2),
+        "ray_files_per_s": round(parallel, 2),
+        "ray_seconds": round(seconds, 2),
+        "ratio": round(parallel / single, 2),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
