@@ -20,6 +20,7 @@ from raysim.data.mixtures import (
     load_example,
     write_mixtures,
 )
+from raysim.data.procedural import EMOTIONS, generate_corpus
 
 SR = 8000  # FSDD's own rate: only the noise is resampled
 CACHE = AudioCache()  # shared by the tests of this module: each file is decoded once
@@ -234,3 +235,20 @@ def test_bad_inputs_are_named(speech, noise):
         _build(speech, unlabelled, noise_partition="classes")
     with pytest.raises(MixtureError, match="has no speaker"):
         _build(speech.assign(speaker=None), noise)
+
+
+def test_procedural_corpus_feeds_the_recipe(tmp_path):
+    speech, noise = generate_corpus(tmp_path, n_speakers=4, utterances_per_speaker_per_emotion=2,
+                                    noise_clips_per_class=2, noise_seconds=2.0)
+    spec = build_mixture_spec(
+        speech, noise,
+        MixtureConfig(n_clients=3, chunk_seconds=1.5, test_fraction=0.25, n_noises=2,
+                      noise_partition="classes", classes_per_client=3),
+        cache=AudioCache(),
+    )
+    train = spec[spec["split"] == "train"]
+    assert train.groupby("client_id")["speaker"].nunique().tolist() == [1, 1, 1]
+    assert len(train) == 3 * math.ceil(len(EMOTIONS) * 2 / 2)
+    assert (train["noise_gain"] == 1.0).all() and train["snr_db"].between(-20, 30).all()
+    ex = load_example(spec.iloc[0])
+    assert ex.mixture.shape == (24000,) and ex.extra_noise is not None

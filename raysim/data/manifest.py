@@ -16,6 +16,7 @@ Required columns (any extra, corpus-specific columns are kept as they are):
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Literal, NamedTuple
@@ -56,13 +57,14 @@ class ManifestCheck(NamedTuple):
 def make_manifest(records: list[dict], extra_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """Build a manifest from row dicts; missing required keys become null.
 
-    `extra_columns` fixes the extra columns (and their order) even when `records` is empty.
+    Keys beyond the required columns become extra columns; `extra_columns` fixes their
+    order and keeps them even when `records` is empty.
     """
-    columns = list(REQUIRED_COLUMNS) + [c for c in extra_columns if c not in REQUIRED_COLUMNS]
-    df = pd.DataFrame.from_records(records, columns=columns) if records else pd.DataFrame(
-        columns=columns
-    )
-    return _normalise(df)
+    columns = list(REQUIRED_COLUMNS)
+    for key in itertools.chain(extra_columns, *records):
+        if key not in columns:
+            columns.append(key)
+    return _normalise(pd.DataFrame.from_records(records, columns=columns))
 
 
 def validate_manifest(

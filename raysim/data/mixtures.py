@@ -613,10 +613,10 @@ def write_mixtures(spec: pd.DataFrame, out_dir: str | Path, *,
                    cache: AudioCache | None = None) -> pd.DataFrame:
     """Write every example as PCM_16 WAVs and the spec as ``mixtures.parquet``.
 
-    Files: ``{split}/{client}/{example_id}_{role}.wav`` with roles mixture, speech,
-    noise1[, noise2][, extra_noise][, noise_only]. An example whose peak would clip is
-    scaled down as a whole (column ``write_scale``), which keeps its SNR. Returns the spec
-    with a ``{role}_wav`` column per role.
+    Files: ``train/client0003/{example_id}_{role}.wav`` (``test/…`` for the test set), roles
+    mixture, speech, noise1[, noise2][, extra_noise][, noise_only]. An example whose peak
+    would clip is scaled down as a whole (column ``write_scale``), which keeps its SNR.
+    Returns the spec with a ``{role}_wav`` column per role.
     """
     out_dir = Path(out_dir)
     table = spec.copy()
@@ -630,8 +630,9 @@ def write_mixtures(spec: pd.DataFrame, out_dir: str | Path, *,
         peak = max(float(np.abs(x).max()) for x in arrays.values() if x is not None)
         scale = min(1.0, 0.99 / peak) if peak > 0 else 1.0
         scales.append(scale)
-        client = "test" if row["client_id"] < 0 else f"client{int(row['client_id']):04d}"
-        folder = out_dir / row["split"] / client
+        folder = out_dir / row["split"]
+        if row["client_id"] >= 0:
+            folder = folder / f"client{int(row['client_id']):04d}"
         folder.mkdir(parents=True, exist_ok=True)
         for role, x in arrays.items():
             column = written.setdefault(f"{role}_wav", [None] * len(spec))
