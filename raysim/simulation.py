@@ -159,8 +159,12 @@ class Simulation:
 
     def run_round(self) -> dict[str, Any]:
         """Run one round; returns its record."""
+        return ray.get(self.submit_round())
+
+    def submit_round(self) -> ray.ObjectRef:
+        """Start the next round without waiting; returns a reference to its record."""
         self.start()
-        return ray.get(self._call("run_round"))
+        return self._call("run_round")
 
     def resume(self, path: str | Path | None = None) -> int:
         """Restore from `path` or the newest checkpoint in config.checkpoint.dir.
@@ -174,9 +178,13 @@ class Simulation:
         """Write a checkpoint of the whole simulation state now."""
         return ray.get(self._call("save", str(path)))
 
-    @property
-    def round(self) -> int:
-        return ray.get(self._call("get_history")).__len__()
+    def stats(self) -> dict[str, int]:
+        """Engine counters (rounds done, worker restarts, clients holding state)."""
+        return ray.get(self._call("stats"))
+
+    def evaluate_on_clients(self, client_ids: list[int] | None = None) -> dict[str, float]:
+        """The global model's metrics on clients' training data (default: all clients)."""
+        return ray.get(self._call("evaluate_on_clients", client_ids))
 
     @property
     def pool(self) -> WorkerPool | None:

@@ -167,6 +167,24 @@ class Aggregator:
         set_flat(self.model, self.global_vec)
         return self.task.evaluate(self.model, self.eval_data)
 
+    def evaluate_on_clients(self, client_ids: list[int] | None = None) -> dict[str, float]:
+        """Metrics of the global model on clients' training data (all clients by
+        default): the federated training objective. A diagnostic that reads every
+        listed client, so its cost grows with the population."""
+        ids = range(len(self.clients)) if client_ids is None else client_ids
+        parts = [self.clients.get(c) for c in ids]
+        data = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        set_flat(self.model, self.global_vec)
+        return self.task.evaluate(self.model, data)
+
+    def stats(self) -> dict[str, int]:
+        """Engine counters: rounds done, worker restarts, clients holding state."""
+        return {
+            "round": self.round,
+            "worker_restarts": self.worker_restarts,
+            "clients_with_state": len(self.client_states),
+        }
+
     def weights(self) -> np.ndarray:
         """The current global flat state (float32)."""
         return self.global_vec.copy()

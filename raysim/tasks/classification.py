@@ -9,11 +9,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics.functional.classification import (
-    multiclass_accuracy,
-    multiclass_f1_score,
-    multiclass_recall,
-)
 
 from raysim.tasks.base import ClientContext, LocalData, Task
 from raysim.tasks.classification_params import ClassificationParams
@@ -44,6 +39,13 @@ def classification_metrics(
     logits: torch.Tensor, target: torch.Tensor, num_classes: int
 ) -> dict[str, float]:
     """accuracy, UAR (macro recall) and macro-F1."""
+    # lazy: torchmetrics costs ~1 s to import and only the evaluating side needs it
+    from torchmetrics.functional.classification import (
+        multiclass_accuracy,
+        multiclass_f1_score,
+        multiclass_recall,
+    )
+
     pred = logits.argmax(1)
     return {
         "accuracy": float(multiclass_accuracy(pred, target, num_classes, average="micro")),

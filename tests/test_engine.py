@@ -1,0 +1,191 @@
+"""The engine on a real (shared, session-wide) Ray instance."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import raysim
+from raysim.config import LocalConfig, StrategyConfig, merge, parse_config
+from raysim.data.clients import ArrayClients
+from raysim.data.sources import SourceData, build_source
+from raysim.engine.flat import get_flat
+from raysim.engine.local import client_seed, train_client
+from raysim.engine.strategies import build_strategy
+from raysim.tasks import build_task
+from raysim.tasks.base import ClientContext
+
+SMALL = {
+    "seed": 3,
+    "rounds": 3,
+    "task": {"name": "feature_classification", "hidden": [16]},
+    "data": {
+        "source": "synthetic_features",
+        "dim": 8,
+        "n_train": 600,
+        "n_test": 200,
+        "partition": {"name": "dirichlet", "n_clients": 12, "alpha": 0.5},
+    },
+    "sampling": {"fraction": 0.5},
+    "local": {"optimizer": {"name": "sgd", "lr": 0.1}, "batch_size": 16, "epochs": 2},
+    "engine": {"num_workers": 2, "worker_cpus": 0.5},
+    "eval": {"every": 0},
+}
+
+
+def config(**overrides):
+    return merge(SMALL, overrides)
+
+
+def run(cfg, **kw):
+    return raysim.Simulation(cfg, **kw).run(progress=False)
+
+
+def test_fedavg_is_the_weighted_mean_of_client_models(ray_session):
+    cfg = parse_config(config(rounds=1, sampling={"fraction": 1.0}))
+    result = run(cfg)
+    # the same round, client by client, in this process
+    data = build_source(cfg.data.source, cfg.data.params(), cfg.seed)
+    task = build_task(cfg.task.name, cfg.task.params(), data.info)
+    torch.manual_seed(cfg.seed)
+    model = task.build_model()
+    x0 = get_flat(model)
+    strategy = build_strategy(StrategyConfig(), len(x0), len(data.clients))
+    total, weights = np.zeros_like(x0, np.float64), 0.0
+    for cid in range(len(data.clients)):
+        ctx = ClientContext(cid, 0, cfg.seed, client_seed(cfg.seed, 0, cid))
+        res = train_client(
+            task, model, strategy, cfg.local, cfg.local.optimizer.lr, x0, {},
+            data.clients.get(cid), None, ctx,
+        )  # fmt: skip
+        total += res.n_samples * (x0 + res.delta).astype(np.float64)
+        weights += res.n_samples
+    np.testing.assert_allclose(result.weights, total / weights, atol=1e-6)
+    assert not np.allclose(result.weights, x0)  # training moved the model
+
+
+@pytest.mark.parametrize("strategy", ["fedavg", "scaffold"])
+def test_final_weights_bit_identical_for_1_2_and_4_workers(ray_session, strategy):
+    finals = [
+        run(
+            config(strategy={"name": strategy}, engine={"num_workers": n, "worker_cpus": 0.5})
+        ).weights
+        for n in (1, 2, 4)
+    ]
+    assert np.array_equal(finals[0], finals[1])
+    assert np.array_equal(finals[0], finals[2])
+
+
+def test_resume_from_mid_run_checkpoint_gives_identical_weights(ray_session, tmp_path):
+    base = config(
+        rounds=6,
+        strategy={"name": "scaffold"},
+        server_optimizer={"name": "adam"},
+        local={"lr_schedule": {"name": "step", "step_size": 2, "gamma": 0.5}},
+    )
+    straight = run(base)
+    ckpt = tmp_path / "ck"
+    with pytest.raises(KeyboardInterrupt):  # interrupted after round 3
+        sim = raysim.Simulation(merge(base, {"checkpoint": {"dir": str(ckpt), "every": 3}}))
+        try:
+            for _ in range(4):
+                sim.run_round()
+            raise KeyboardInterrupt
+        finally:
+            sim.shutdown()
+    assert sorted(p.name for p in ckpt.iterdir()) == ["round-00003.pt"]
+    resumed = raysim.Simulation(merge(base, {"checkpoint": {"dir": str(ckpt), "every": 3}}))
+    result = resumed.run(progress=False, resume=True)
+    assert [r["round"] for r in result.history] == [1, 2, 3, 4, 5, 6]
+    assert np.array_equal(result.weights, straight.weights)
+
+
+def test_worker_killed_mid_round_loses_no_client_and_changes_no_weight(ray_session):
+    # enough local work that a round lasts seconds, so the kill lands inside it
+    cfg = config(rounds=2, sampling={"fraction": 1.0}, local={"epochs": 1000})
+    reference = run(cfg)
+    sim = raysim.Simulation(cfg).wait_ready()
+    try:
+        pending = sim.submit_round()
+        time.sleep(0.5)
+        ready, _ = ray_session.wait([pending], timeout=0)
+        assert not ready, "round ended before the kill: give it more local work"
+        ray_session.kill(sim.pool.handles[0], no_restart=True)
+        first = ray_session.get(pending)
+        second = sim.run_round()
+        weights = sim.weights()
+        restarts = sim.stats()["worker_restarts"]
+    finally:
+        sim.shutdown()
+    assert first["reporting"] == first["sampled"] == 12
+    assert second["reporting"] == 12
+    assert restarts == 1
+    assert np.array_equal(weights, reference.weights)
+
+
+def test_nan_client_update_is_rejected_and_counted(ray_session):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 4)).astype(np.float32)
+    y = rng.integers(0, 2, 40)
+    x[10:20] = np.nan  # client 1's features are broken
+    clients = ArrayClients({"x": x, "y": y}, np.array([0, 10, 20, 30, 40]))
+    data = SourceData(clients, {"x": x[:10], "y": y[:10]}, {"input_dim": 4, "num_classes": 2})
+    cfg = config(rounds=2, sampling={"fraction": 1.0}, engine={"num_workers": 2})
+    result = raysim.Simulation(cfg, data=data).run(progress=False)
+    assert [r["rejected"] for r in result.history] == [1, 1]
+    assert [r["reporting"] for r in result.history] == [3, 3]
+    assert np.isfinite(result.weights).all()
+
+
+def test_scaffold_beats_fedavg_on_dirichlet_0_1(ray_session):
+    cfg = config(
+        rounds=15,
+        seed=0,
+        data={"n_train": 1200, "separation": 1.0, "partition": {"n_clients": 10, "alpha": 0.1}},
+        sampling={"fraction": 0.5},
+        local={"optimizer": {"lr": 0.05}, "epochs": 5},
+    )
+    losses = {}
+    for name in ("fedavg", "scaffold"):
+        sim = raysim.Simulation(config(**cfg, strategy={"name": name, "weighting": "uniform"}))
+        result = sim.run(progress=False, shutdown=False)
+        losses[name] = sim.evaluate_on_clients()["loss"]
+        sim.shutdown()
+        assert result.history[-1]["train_loss"] is not None
+    assert losses["scaffold"] < losses["fedavg"]
+
+
+def test_availability_drops_clients_deterministically(ray_session):
+    cfg = config(rounds=3, sampling={"fraction": 1.0, "availability": 0.5})
+    a, b = run(cfg), run(cfg)
+    dropped = [r["dropped"] for r in a.history]
+    assert dropped == [r["dropped"] for r in b.history]
+    assert 0 < sum(dropped) < 36
+    assert all(r["reporting"] == r["sampled"] - r["dropped"] for r in a.history)
+    assert np.array_equal(a.weights, b.weights)
+
+
+def test_actor_per_client_mode_matches_pool_mode(ray_session):
+    cfg = config(
+        rounds=2,
+        data={"partition": {"n_clients": 4}},
+        engine={"mode": "actor_per_client", "num_workers": None, "worker_cpus": 0.25},
+    )
+    pooled = merge(cfg, {"engine": {"mode": "pool", "num_workers": 2}})
+    assert np.array_equal(run(cfg).weights, run(pooled).weights)
+
+
+def test_more_workers_than_clients_is_rejected(ray_session):
+    cfg = config(data={"partition": {"n_clients": 3}}, engine={"num_workers": 5})
+    with pytest.raises(raysim.ConfigError, match="engine.num_workers"):
+        raysim.Simulation(cfg).start()
+
+
+def test_local_config_round_trips():
+    cfg = LocalConfig.model_validate(
+        {"optimizer": {"name": "adam", "lr": 1e-3, "kwargs": {"betas": [0.9, 0.98]}}}
+    )
+    assert LocalConfig.model_validate(cfg.model_dump()) == cfg
