@@ -122,6 +122,14 @@ _SOURCES: dict[str, tuple[str, str]] = {
         "raysim.data.sources:synthetic_features",
     ),
     "npz": ("raysim.data.sources:NpzParams", "raysim.data.sources:npz"),
+    "feature_store": (
+        "raysim.data.feature_sources:FeatureStoreParams",
+        "raysim.data.feature_sources:feature_store",
+    ),
+    "procedural_ser": (
+        "raysim.data.feature_sources:ProceduralSERParams",
+        "raysim.data.feature_sources:procedural_ser",
+    ),
 }
 
 

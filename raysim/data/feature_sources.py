@@ -1,0 +1,161 @@
+"""Data sources over feature stores: a store written by `features/extract.py`,
+or the built-in procedural SER corpus (generated, then extracted, once).
+
+Server data is held out by group (speaker-independent, as SER evaluations
+require) or by the manifest's split column; the rest is partitioned into
+clients (by default one client per speaker).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from raysim.data.clients import ArrayClients
+from raysim.data.sources import PartitionParams, SourceData, make_partition
+
+
+class HeldOutParams(BaseModel):
+    """Which rows the server keeps for evaluation."""
+
+    model_config = ConfigDict(extra="forbid")
+    by: Literal["groups", "split"] = "groups"
+    fraction: float = Field(0.25, gt=0, lt=1, description="groups: share of groups held out")
+    groups: list[str] | None = Field(None, description="groups: explicit held-out groups")
+    split_value: str = Field("test", description="split: rows whose split column equals this")
+
+
+class FeatureStoreParams(BaseModel):
+    """A feature store on disk as client data."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str
+    label_column: str = "label"
+    classes: list[str] | None = Field(None, description="class order (default: sorted labels)")
+    group_column: str = "speaker"
+    held_out: HeldOutParams = Field(default_factory=HeldOutParams)
+    partition: PartitionParams = Field(default_factory=lambda: PartitionParams(name="group"))
+
+
+def held_out_mask(meta: pd.DataFrame, params: HeldOutParams, group_column: str, seed: int) -> np.ndarray:
+    """Boolean mask of the rows the server keeps."""
+    if params.by == "split":
+        if "split" not in meta:
+            raise ValueError("data.held_out.by='split' but the store has no 'split' column")
+        mask = (meta["split"].astype(str) == params.split_value).to_numpy()
+    else:
+        groups = meta[group_column].astype(str)
+        if params.groups is not None:
+            unknown = set(params.groups) - set(groups)
+            if unknown:
+                raise ValueError(f"data.held_out.groups: no rows for {sorted(unknown)}")
+            chosen = set(params.groups)
+        else:
+            names = np.array(sorted(groups.unique()))
+            n = max(1, int(round(params.fraction * len(names))))
+            if n >= len(names):
+                raise ValueError(f"data.held_out.fraction={params.fraction} leaves no training groups")
+            chosen = set(np.random.default_rng([seed, 0x7E57]).choice(names, n, replace=False))
+        mask = groups.isin(chosen).to_numpy()
+    if mask.all() or not mask.any():
+        raise ValueError("data.held_out: the split leaves no training rows or no held-out rows")
+    return mask
+
+
+def source_from_features(
+    x: np.ndarray, meta: pd.DataFrame, params: FeatureStoreParams, seed: int, origin: str
+) -> SourceData:
+    """Split features into server data and partitioned clients."""
+    for col in (params.label_column, params.group_column):
+        if col not in meta:
+            raise ValueError(f"{origin}: no column {col!r} (columns: {list(meta.columns)})")
+    labels = meta[params.label_column].astype(str)
+    classes = params.classes or sorted(labels.unique())
+    unknown = set(labels) - set(classes)
+    if unknown:
+        raise ValueError(f"data.classes: labels {sorted(unknown)} in {origin} are not listed")
+    y = labels.map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
+    group_names = sorted(meta[params.group_column].astype(str).unique())
+    g = meta[params.group_column].astype(str).map({n: i for i, n in enumerate(group_names)})
+    g = g.to_numpy(np.int64)
+    test = held_out_mask(meta, params.held_out, params.group_column, seed)
+    train = np.flatnonzero(~test)
+    part = make_partition(params.partition, y[train], seed, groups=g[train])
+    arrays = {"x": x[train], "y": y[train], "group": g[train]}
+    info = {
+        "input_dim": int(x.shape[1]),
+        "num_classes": len(classes),
+        "classes": list(classes),
+        "groups": group_names,
+    }
+    eval_data = {"x": x[test], "y": y[test], "group": g[test]}
+    return SourceData(ArrayClients.from_partition(arrays, part.indices), eval_data, info)
+
+
+def feature_store(params: FeatureStoreParams, seed: int) -> SourceData:
+    """Clients and server data from a feature store directory."""
+    from raysim.features.store import FeatureStore
+
+    x, meta = FeatureStore(params.path).to_numpy()
+    return source_from_features(x, meta, params, seed, params.path)
+
+
+class ProceduralSERParams(BaseModel):
+    """The built-in procedural emotional-speech corpus, as eGeMAPS (or other) features."""
+
+    model_config = ConfigDict(extra="forbid")
+    n_speakers: int = Field(8, ge=2)
+    utterances_per_speaker_per_emotion: int = Field(10, ge=1)
+    sample_rate: int = Field(16000, ge=8000)
+    feature_set: str = "egemaps"
+    cache_dir: str | None = Field(None, description="default: $RAYSIM_CACHE or ~/.cache/raysim")
+    held_out: HeldOutParams = Field(default_factory=HeldOutParams)
+    partition: PartitionParams = Field(default_factory=lambda: PartitionParams(name="group"))
+
+
+def cache_root(cache_dir: str | None = None) -> Path:
+    """Where generated corpora and their features are kept between runs."""
+    return Path(cache_dir or os.environ.get("RAYSIM_CACHE") or Path.home() / ".cache" / "raysim")
+
+
+def procedural_store(params: ProceduralSERParams, progress: bool = False) -> Path:
+    """Generate the corpus and extract its features once; returns the store path.
+
+    Both steps are keyed by their arguments and skip completed work, so every
+    later run (or sweep trial) only reads the store.
+    """
+    from raysim.data.procedural import generate_corpus
+    from raysim.features.extract import extract_features
+
+    corpus_args = {
+        "n_speakers": params.n_speakers,
+        "utterances_per_speaker_per_emotion": params.utterances_per_speaker_per_emotion,
+        "noise_clips_per_class": 0,
+        "sample_rate": params.sample_rate,
+        "seed": 0,
+    }
+    key = hashlib.sha1(json.dumps([corpus_args, params.feature_set], sort_keys=True).encode())
+    root = cache_root(params.cache_dir) / f"procedural-ser-{key.hexdigest()[:10]}"
+    speech, _ = generate_corpus(root / "corpus", **corpus_args)
+    store = root / params.feature_set
+    extract_features(speech, store, params.feature_set, progress=progress)
+    return store
+
+
+def procedural_ser(params: ProceduralSERParams, seed: int) -> SourceData:
+    """Clients (one per synthetic speaker by default) holding emotion-labelled features."""
+    from raysim.features.store import FeatureStore
+
+    store = procedural_store(params)
+    x, meta = FeatureStore(store).to_numpy()
+    fs = FeatureStoreParams(
+        path=str(store), held_out=params.held_out, partition=params.partition, label_column="label"
+    )
+    return source_from_features(x, meta, fs, seed, str(store))
