@@ -164,6 +164,9 @@ class SimulationConfig(Section):
 
     seed: int = 0
     rounds: int = Field(30, ge=1)
+    init_checkpoint: str | None = Field(
+        None, description="warm start: a checkpoint or flat-state file to take global weights from"
+    )
     task: TaskConfig = Field(default_factory=TaskConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)

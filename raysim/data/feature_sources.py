@@ -44,7 +44,9 @@ class FeatureStoreParams(BaseModel):
     partition: PartitionParams = Field(default_factory=lambda: PartitionParams(name="group"))
 
 
-def held_out_mask(meta: pd.DataFrame, params: HeldOutParams, group_column: str, seed: int) -> np.ndarray:
+def held_out_mask(
+    meta: pd.DataFrame, params: HeldOutParams, group_column: str, seed: int
+) -> np.ndarray:
     """Boolean mask of the rows the server keeps."""
     if params.by == "split":
         if "split" not in meta:
@@ -61,7 +63,8 @@ def held_out_mask(meta: pd.DataFrame, params: HeldOutParams, group_column: str, 
             names = np.array(sorted(groups.unique()))
             n = max(1, int(round(params.fraction * len(names))))
             if n >= len(names):
-                raise ValueError(f"data.held_out.fraction={params.fraction} leaves no training groups")
+                msg = f"data.held_out.fraction={params.fraction} leaves no training groups"
+                raise ValueError(msg)
             chosen = set(np.random.default_rng([seed, 0x7E57]).choice(names, n, replace=False))
         mask = groups.isin(chosen).to_numpy()
     if mask.all() or not mask.any():

@@ -21,7 +21,7 @@ from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
 from raysim.config import SimulationConfig, parse_config
 from raysim.data.clients import ClientData
-from raysim.engine.checkpoint import load_checkpoint, save_checkpoint
+from raysim.engine.checkpoint import load_checkpoint, load_initial_weights, save_checkpoint
 from raysim.engine.client_state import ClientStateStore
 from raysim.engine.exact_sum import merge_sums
 from raysim.engine.flat import get_flat, num_params, set_flat, state_size
@@ -60,6 +60,8 @@ class Aggregator:
         torch.manual_seed(cfg.seed)
         self.model = self.task.build_model()
         self.global_vec = get_flat(self.model)
+        if cfg.init_checkpoint:
+            self.global_vec = load_initial_weights(cfg.init_checkpoint, len(self.global_vec))
         self.strategy = build_strategy(cfg.strategy, num_params(self.model), len(clients))
         self.server_opt = build_server_optimizer(cfg.server_optimizer, state_size(self.model))
         self.round_lr = RoundLR(cfg.local, cfg.rounds)
@@ -97,9 +99,8 @@ class Aggregator:
             "train_loss": float(stats["loss"] / stats["samples"]) if n_ok else None,
             **self._traffic(len(reporting)),
         }
-        for key, s in sums.items():
-            if key.startswith("metric/"):
-                record[key.split("/", 1)[1]] = float(s.value()[0])
+        counters = {k.split("/", 1)[1]: float(v.value()[0]) for k, v in sums.items() if "/" in k}
+        record.update(self.task.summarize_round(counters))
         if self._eval_due(r + 1):
             record.update({f"eval_{k}": v for k, v in self.evaluate().items()})
         self.round += 1

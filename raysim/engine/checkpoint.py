@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from raysim.config import SimulationConfig
 
 log = logging.getLogger(__name__)
@@ -66,3 +68,20 @@ def latest_checkpoint(directory: str | Path) -> Path | None:
     """The newest round-*.pt in `directory`, or None."""
     found = sorted(Path(directory).glob("round-*.pt")) if Path(directory).is_dir() else []
     return found[-1] if found else None
+
+
+def load_initial_weights(path: str | Path, size: int) -> np.ndarray:
+    """Global weights to start from (warm start, e.g. a model pretrained elsewhere):
+    a raysim checkpoint, or a file holding one flat tensor of the model's state."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"init_checkpoint: no such file {path}")
+    blob = torch.load(path, weights_only=True)
+    vec = blob["global"] if isinstance(blob, dict) else blob
+    if not isinstance(vec, torch.Tensor) or vec.numel() != size:
+        got = vec.numel() if isinstance(vec, torch.Tensor) else type(vec).__name__
+        msg = f"init_checkpoint {path}: expected a flat state of {size} values, got {got}"
+        raise ValueError(msg)
+    return vec.reshape(-1).float().numpy().copy()

@@ -113,10 +113,9 @@ def train_client(
         return full_batch_gradient(task, model, local, ctx, cfg.batch_size)
 
     extra, hook_state = hook.finish(delta, steps, lr, full_gradient)
-    task_state = task.client_state(state, ctx)
     new_state = None
-    if hook_state is not None or task_state is not None:
-        new_state = {**(state or {}), **(task_state or {}), **(hook_state or {})}
+    if hook_state is not None or ctx.state_updates:
+        new_state = {**(state or {}), **ctx.state_updates, **(hook_state or {})}
     return ClientResult(
         delta=delta,
         n_samples=task.num_samples(data),

@@ -25,6 +25,7 @@ class ClientContext:
     rng: np.random.Generator  # seeded from (seed, round, client id): shuffling, masks...
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     metrics: dict[str, float] = field(default_factory=dict)  # summed over clients per round
+    state_updates: dict[str, np.ndarray] = field(default_factory=dict)  # persisted client state
 
     def add_metric(self, name: str, value: float) -> None:
         """Add to a per-round counter that is summed over all clients of the round."""
@@ -78,7 +79,8 @@ class Task(ABC):
         ctx: ClientContext,
     ) -> LocalData:
         """Turn a client's raw arrays (and persistent state) into training tensors.
-        `model` holds the round's global weights (e.g. for pseudo-labelling)."""
+        `model` holds the round's global weights (e.g. for pseudo-labelling).
+        State to keep for the client's next round goes in `ctx.state_updates`."""
 
     @abstractmethod
     def loss(
@@ -94,8 +96,7 @@ class Task(ABC):
         """The client's sample count (its FedAvg weight)."""
         return len(next(iter(data.values())))
 
-    def client_state(
-        self, state: dict[str, np.ndarray] | None, ctx: ClientContext
-    ) -> dict[str, np.ndarray] | None:
-        """Task-owned client state to persist after the round (None: unchanged)."""
-        return None
+    def summarize_round(self, metrics: dict[str, float]) -> dict[str, float]:
+        """Turn the round's summed client counters (`ctx.add_metric`) into reported
+        values, e.g. a pseudo-label accuracy from correct/total counts."""
+        return metrics
