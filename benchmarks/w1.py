@@ -57,7 +57,8 @@ def main() -> None:
     MON.stop()
     emit({
         "system": "raysim", "workload": "w1", "wall_s": round(MON.wall_s(), 3),
-        "run_s": round(run_s, 3), "peak_rss_mb": round(MON.peak_rss / 2**20, 1),
+        "run_s": round(run_s, 3),
+        "peak_rss_mb": round(MON.peak_rss / 2**20, 1),
         "peak_pss_mb": round(MON.peak_pss / 2**20, 1),
         "metric": round(result.metrics["accuracy"], 4), "workers": a.workers,
     })  # fmt: skip

@@ -7,6 +7,7 @@ rates, more workers than clients...) fail the same way.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -182,10 +183,26 @@ class ConfigError(ValueError):
     """A configuration that cannot run; the message names the key and the value."""
 
 
+def _known_keys(loc: tuple) -> list[str]:
+    """Field names of the config section at `loc` (for 'did you mean' hints)."""
+    model: Any = SimulationConfig
+    for part in loc[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = field.annotation
+    return list(getattr(model, "model_fields", {}))
+
+
 def _format_errors(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "<root>"
+        if e["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(str(e["loc"][-1]), _known_keys(e["loc"]), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            lines.append(f"{key}: unknown key{hint}")
+            continue
         value = e.get("input")
         shown = "" if isinstance(value, dict) else f" (got {value!r})"
         lines.append(f"{key}: {e['msg']}{shown}")

@@ -1,0 +1,86 @@
+"""W3 of ../shared/bench/WORKLOADS.md (scale) through raysim's public API.
+
+W1's model and local work with N clients of 20 samples each (default
+100,000), 1,000 sampled a round, 5 rounds. Client c's data is generated on
+demand from (seed, c) by the reference generator, so nothing per client is
+stored anywhere: memory must not grow with N.
+
+usage: python benchmarks/w3.py [--n-clients 100000] [--workers 2]
+prints one JSON line like benchmarks/w1.py, plus n_clients.
+"""
+
+from _harness import TreeMonitor, emit, shared_workloads  # first: start the clock early
+
+MON = TreeMonitor()
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import ray  # noqa: E402
+from ray import cloudpickle  # noqa: E402
+
+import raysim  # noqa: E402
+from raysim.data.clients import GeneratedClients  # noqa: E402
+from raysim.data.sources import SourceData  # noqa: E402
+from raysim.engine.sampling import FixedSchedule  # noqa: E402
+
+W = shared_workloads()
+cloudpickle.register_pickle_by_value(W)  # workers cannot import ../shared themselves
+
+
+class W3Data:
+    """Client id → that client's arrays, generated on demand by the workload's generator."""
+
+    def __init__(self, generator):
+        self.generator = generator
+
+    def __call__(self, client_id: int) -> dict:
+        x, y = self.generator[client_id]
+        return {"x": x, "y": y}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n-clients", type=int, default=W.W3["n_clients"])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    spec = W.W3
+    generator, (x_test, y_test) = W.make_w3(a.seed, a.n_clients, spec["per_client"])
+    clients = GeneratedClients(a.n_clients, W3Data(generator), spec["per_client"])
+    data = SourceData(clients, {"x": x_test, "y": y_test}, {"input_dim": 88, "num_classes": 4})
+    schedule = W.round_schedule(a.seed, a.n_clients, spec["per_round"], spec["rounds"])
+    config = {
+        "seed": a.seed,
+        "rounds": spec["rounds"],
+        "task": {"name": "feature_classification", "hidden": [128, 128]},
+        "local": {
+            "optimizer": {"name": "sgd", "lr": spec["lr"]},
+            "batch_size": spec["batch"],
+            "epochs": spec["epochs"],
+            "shuffle": False,  # WORKLOADS.md: stored order
+        },
+        "strategy": {"name": "fedavg", "weighting": "samples"},
+        "engine": {"num_workers": a.workers},
+        "eval": {"every": 0},
+    }
+    ray.init(num_cpus=a.workers, include_dashboard=False, configure_logging=False)
+    sim = raysim.Simulation(config, data=data, sampler=FixedSchedule(schedule)).wait_ready()
+    t0 = time.perf_counter()
+    result = sim.run(progress=False, shutdown=False)
+    run_s = time.perf_counter() - t0
+    sim.shutdown()
+    ray.shutdown()
+    MON.sample()
+    MON.stop()
+    emit({
+        "system": "raysim", "workload": "w3", "n_clients": a.n_clients,
+        "wall_s": round(MON.wall_s(), 3), "run_s": round(run_s, 3),
+        "peak_rss_mb": round(MON.peak_rss / 2**20, 1),
+        "peak_pss_mb": round(MON.peak_pss / 2**20, 1),
+        "metric": round(result.metrics["accuracy"], 4), "workers": a.workers,
+    })  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
