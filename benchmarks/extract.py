@@ -1,10 +1,12 @@
 """eGeMAPS throughput: a single-process loop vs raysim's Ray extraction on all cores.
 
-    python benchmarks/extract.py [--root ../shared/data/urdu] [--workers N]
+    python benchmarks/extract.py [--root ../shared/data/urdu] [--workers N] [--repeats R]
 
 Prints one JSON line with both rates (files/s) and their ratio. The single-process rate
 is a plain loop with one Smile object (warmed up on one file first); the Ray rate is
-measured over the `extract_features` call after `ray.init`, worker imports included.
+measured over the `extract_features` call after `ray.init` (the first call includes the
+workers' imports). With R > 1 the two alternate R times and the medians are reported,
+which damps the effect of other load on a shared machine.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -52,17 +55,20 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="folder of WAV files")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="Ray CPUs")
     parser.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE)
+    parser.add_argument("--repeats", type=int, default=1, help="alternating runs of each")
     args = parser.parse_args()
 
     manifest = audio_manifest(args.root)
-    single = single_process_rate(manifest["path"].tolist())
     ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
-    with tempfile.TemporaryDirectory() as out:
-        start = time.perf_counter()
-        summary = extract_features(manifest, out, "egemaps", shard_size=args.shard_size)
-        seconds = time.perf_counter() - start
+    singles, parallels = [], []
+    for _ in range(args.repeats):
+        singles.append(single_process_rate(manifest["path"].tolist()))
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            summary = extract_features(manifest, out, "egemaps", shard_size=args.shard_size)
+            parallels.append(len(manifest) / (time.perf_counter() - start))
     ray.shutdown()
-    parallel = len(manifest) / seconds
+    single, parallel = statistics.median(singles), statistics.median(parallels)
     result = {
         "files": len(manifest),
         "ok": summary.n_ok,
@@ -70,8 +76,8 @@ def main() -> None:
         "workers": args.workers,
         "single_files_per_s": round(single, 2),
         "ray_files_per_s": round(parallel, 2),
-        "ray_seconds": round(seconds, 2),
         "ratio": round(parallel / single, 2),
+        "runs": {"single": [round(r, 2) for r in singles], "ray": [round(r, 2) for r in parallels]},
     }
     print(json.dumps(result))
 
