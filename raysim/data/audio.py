@@ -25,15 +25,26 @@ def _resampler(orig_sr: int, new_sr: int):
     return T.Resample(orig_sr, new_sr)
 
 
+_BUCKET = 1 << 14
+
+
 def resample(wave: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:
-    """Resample a mono float32 signal with torchaudio's band-limited sinc resampler."""
+    """Resample a mono float32 signal with torchaudio's band-limited sinc resampler.
+
+    Inputs are zero-padded to a multiple of 16384 samples and the output cropped:
+    torchaudio pads with zeros itself, so the result is identical, while the
+    convolution sees few distinct shapes (a new shape costs a kernel set-up).
+    """
     if orig_sr == new_sr:
         return wave
     import torch
 
+    n = len(wave)
+    padded = np.zeros(-(-n // _BUCKET) * _BUCKET, np.float32)
+    padded[:n] = wave
     with torch.no_grad():
-        out = _resampler(int(orig_sr), int(new_sr))(torch.from_numpy(np.ascontiguousarray(wave)))
-    return out.numpy().astype(np.float32, copy=False)
+        out = _resampler(int(orig_sr), int(new_sr))(torch.from_numpy(padded))
+    return out[: -(-int(new_sr) * n // int(orig_sr))].numpy().astype(np.float32, copy=False)
 
 
 def audio_info(path: str | Path) -> tuple[float, int]:
