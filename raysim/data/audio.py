@@ -32,8 +32,9 @@ def resample(wave: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:
     """Resample a mono float32 signal with torchaudio's band-limited sinc resampler.
 
     Inputs are zero-padded to a multiple of 16384 samples and the output cropped:
-    torchaudio pads with zeros itself, so the result is identical, while the
-    convolution sees few distinct shapes (a new shape costs a kernel set-up).
+    torchaudio pads with zeros itself, so the result is the same (up to float
+    rounding), while the convolution sees few distinct shapes (each new shape
+    costs a kernel set-up, which dominated on corpora of varied file lengths).
     """
     if orig_sr == new_sr:
         return wave
