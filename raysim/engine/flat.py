@@ -56,13 +56,9 @@ def set_flat(model: nn.Module, vec: np.ndarray) -> None:
 
 
 def flat_grad(model: nn.Module) -> torch.Tensor:
-    """The parameters' gradients as one flat tensor (zeros where a grad is missing)."""
-    return torch.cat(
-        [
-            (p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
-            for p in model.parameters()
-        ]
-    )
+    """The parameters' gradients as one flat CPU tensor (zeros where a grad is missing)."""
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in model.parameters()]
+    return torch.cat([g.reshape(-1) for g in grads]).cpu()
 
 
 def add_to_grads(model: nn.Module, vec: torch.Tensor) -> None:
@@ -70,7 +66,7 @@ def add_to_grads(model: nn.Module, vec: torch.Tensor) -> None:
     i = 0
     for p in model.parameters():
         n = p.numel()
-        piece = vec[i : i + n].view_as(p)
+        piece = vec[i : i + n].view_as(p).to(p.device)
         if p.grad is None:
             p.grad = piece.clone()
         else:

@@ -83,7 +83,7 @@ def train_client(
     # seeding call (with a formatted stack trace) per client on CUDA builds
     torch.random.default_generator.manual_seed(int(ctx.rng.integers(2**62)))
     model.train()
-    local = task.local_data(model, data, state, ctx)
+    local = task.local_data(model, data, state, ctx).to(ctx.device)
     hook = strategy.client_hook(global_vec, payload, state)
     opt = make_optimizer(cfg.optimizer, model.parameters(), lr)
     steps, loss_sum, seen = 0, 0.0, 0

@@ -47,6 +47,12 @@ class LocalData:
     def __len__(self) -> int:
         return self.size
 
+    def to(self, device: torch.device) -> LocalData:
+        """The same data on `device` (a no-op on CPU)."""
+        if all(t.device == device for t in self.tensors.values()):
+            return self
+        return LocalData({k: t.to(device) for k, t in self.tensors.items()})
+
     def batches(
         self, batch_size: int, order: np.ndarray | None = None
     ) -> Iterator[dict[str, torch.Tensor]]:
