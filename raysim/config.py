@@ -61,6 +61,12 @@ class SamplingConfig(Section):
     fraction: float | None = Field(0.1, gt=0, le=1)
     clients_per_round: int | None = Field(None, ge=1)
     availability: float = Field(1.0, gt=0, le=1, description="P(sampled client reports)")
+    availability_concentration: float | None = Field(
+        None,
+        gt=0,
+        description="per-client probabilities ~ Beta with mean `availability` and this "
+        "concentration (None: every client has exactly `availability`)",
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> SamplingConfig:

@@ -19,7 +19,12 @@ class ClientSampler(Protocol):
 
 class UniformSampler:
     """Uniform without replacement (a fraction or a count), then each sampled
-    client reports with probability `availability` (independent draws)."""
+    client c reports with its own probability p_c (independent draws).
+
+    p_c = `availability` for all clients, or, with `availability_concentration` κ,
+    p_c ~ Beta(μκ, (1−μ)κ) with μ = `availability`: heterogeneous devices. p_c is
+    derived from (seed, c) when needed, so nothing is stored per client.
+    """
 
     def __init__(self, cfg: SamplingConfig, population: int, seed: int):
         if cfg.clients_per_round is not None:
@@ -33,14 +38,24 @@ class UniformSampler:
         self.k = k
         self.population = population
         self.availability = cfg.availability
+        self.concentration = cfg.availability_concentration
         self.seed = seed
+
+    def client_availability(self, client_id: int) -> float:
+        """The probability that client `client_id` reports when sampled."""
+        mu, kappa = self.availability, self.concentration
+        if kappa is None or mu >= 1.0:
+            return mu
+        rng = np.random.default_rng([self.seed, client_id, 0xA7A1])
+        return float(rng.beta(mu * kappa, (1 - mu) * kappa))
 
     def sample(self, round_idx: int) -> tuple[list[int], list[int]]:
         rng = np.random.default_rng([self.seed, round_idx, 0x5A3])
         sampled = np.sort(rng.choice(self.population, self.k, replace=False))
         if self.availability >= 1.0:
             return sampled.tolist(), sampled.tolist()
-        keep = rng.random(self.k) < self.availability
+        p = np.array([self.client_availability(int(c)) for c in sampled])
+        keep = rng.random(self.k) < p
         return sampled.tolist(), sampled[keep].tolist()
 
 
