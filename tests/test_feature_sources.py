@@ -1,0 +1,54 @@
+"""Feature-store data sources: speaker-independent server data, client partitions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from raysim.data.feature_sources import FeatureStoreParams, source_from_features
+
+
+def _store(n_speakers=6, per=12, seed=0):
+    rng = np.random.default_rng(seed)
+    meta = pd.DataFrame(
+        {
+            "utt_id": [f"u{i}" for i in range(n_speakers * per)],
+            "speaker": np.repeat([f"spk{s}" for s in range(n_speakers)], per),
+            "label": rng.choice(["ang", "hap", "neu", "sad"], n_speakers * per),
+        }
+    )
+    return rng.normal(size=(len(meta), 5)).astype(np.float32), meta
+
+
+def test_held_out_speakers_never_appear_in_clients():
+    x, meta = _store()
+    params = FeatureStoreParams(path="mem", held_out={"fraction": 0.34})
+    data = source_from_features(x, meta, params, seed=1, origin="mem")
+    test_groups = set(data.eval_data["group"])
+    client_groups = {g for c in range(len(data.clients)) for g in data.clients.get(c)["group"]}
+    assert len(test_groups) == 2 and not test_groups & client_groups
+    assert len(data.clients) == 4  # one client per remaining speaker
+    assert all(len(set(data.clients.get(c)["group"])) == 1 for c in range(4))
+    assert data.info["classes"] == ["ang", "hap", "neu", "sad"]
+    assert len(data.eval_data["y"]) + sum(data.clients.num_samples(c) for c in range(4)) == len(x)
+
+
+def test_explicit_held_out_groups_and_unknown_labels_are_checked():
+    x, meta = _store()
+    params = FeatureStoreParams(path="mem", held_out={"groups": ["spk0"]})
+    data = source_from_features(x, meta, params, seed=0, origin="mem")
+    assert set(data.eval_data["group"]) == {data.info["groups"].index("spk0")}
+    with pytest.raises(ValueError, match="data.held_out.groups"):
+        bad = FeatureStoreParams(path="mem", held_out={"groups": ["nobody"]})
+        source_from_features(x, meta, bad, seed=0, origin="mem")
+    with pytest.raises(ValueError, match="data.classes"):
+        source_from_features(x, meta, FeatureStoreParams(path="mem", classes=["ang"]), 0, "mem")
+
+
+def test_missing_label_column_is_named():
+    x, meta = _store()
+    with pytest.raises(ValueError, match="emotion"):
+        source_from_features(
+            x, meta, FeatureStoreParams(path="mem", label_column="emotion"), 0, "store.parquet"
+        )
