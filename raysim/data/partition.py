@@ -1,7 +1,8 @@
 """Non-IID partitioners: seeded, each returns client → indices plus a summary.
 
 IID, Dirichlet(α) over labels, by group (one client per speaker, or per group
-of speakers), and quantity skew (client sizes ~ Dirichlet(α), labels IID).
+of speakers), quantity skew (client sizes ~ Dirichlet(α), labels IID), and
+Semi-FedSER's split of every speaker into k class-skewed clients.
 """
 
 from __future__ import annotations
@@ -123,3 +124,33 @@ def quantity_skew(
     )
     sizes[np.argmax(sizes)] += n_items - sizes.sum()
     return Partition(list(np.split(perm, np.cumsum(sizes)[:-1])), labels)
+
+
+def semi_fedser(labels: np.ndarray, groups: np.ndarray, k: int = 4, seed: int = 0) -> Partition:
+    """Semi-FedSER's partition (Feng & Narayanan, Interspeech 2022): each speaker
+    (group) becomes `k` clients; client j lacks class j and holds an even share of
+    each other class (about 1/3 with k = 4 classes).
+
+    Class c of a speaker is shuffled and split evenly over the speaker's clients
+    j ≠ c (all k clients for classes c ≥ k), the larger shares going to a seeded
+    choice of clients. Clients are ordered by speaker, then j; clients left empty
+    (a speaker with a single class leaves that class's client empty) are dropped.
+    """
+    if k < 2:
+        raise ValueError(f"k must be >= 2 (got {k})")
+    labels, groups = np.asarray(labels), np.asarray(groups)
+    if labels.shape != groups.shape:
+        raise ValueError(f"labels {labels.shape} and groups {groups.shape} differ in shape")
+    rng = _rng(seed, 5)
+    parts: list[np.ndarray] = []
+    for g in np.unique(groups):
+        own: list[list[np.ndarray]] = [[] for _ in range(k)]
+        for c in np.unique(labels[groups == g]):
+            idx = rng.permutation(np.flatnonzero((groups == g) & (labels == c)))
+            holders = [j for j in range(k) if j != c]
+            for j, piece in zip(
+                rng.permutation(holders), np.array_split(idx, len(holders)), strict=True
+            ):
+                own[j].append(piece)
+        parts += [rng.permutation(np.concatenate(p)) for p in own if p]
+    return Partition([p for p in parts if len(p)], labels)

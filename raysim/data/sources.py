@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from raysim.data.clients import ArrayClients, ClientData
-from raysim.data.partition import Partition, by_group, dirichlet, iid, quantity_skew
+from raysim.data.partition import Partition, by_group, dirichlet, iid, quantity_skew, semi_fedser
 
 
 @dataclass
@@ -32,11 +32,12 @@ class PartitionParams(BaseModel):
     """How samples are split into clients."""
 
     model_config = ConfigDict(extra="forbid")
-    name: Literal["iid", "dirichlet", "group", "quantity_skew"] = "dirichlet"
+    name: Literal["iid", "dirichlet", "group", "quantity_skew", "semi_fedser"] = "dirichlet"
     n_clients: int = Field(100, ge=1, description="iid, dirichlet, quantity_skew")
     alpha: float = Field(0.5, gt=0, description="dirichlet, quantity_skew")
     group_key: str = Field("speaker", description="group: the column that defines groups")
     groups_per_client: int = Field(1, ge=1, description="group")
+    k: int = Field(4, ge=2, description="semi_fedser: clients per speaker, client j lacks class j")
 
 
 def make_partition(
@@ -50,7 +51,9 @@ def make_partition(
     if params.name == "quantity_skew":
         return quantity_skew(len(labels), params.n_clients, params.alpha, seed, labels)
     if groups is None:
-        raise ValueError(f"data.partition.name='group' needs a {params.group_key!r} column")
+        raise ValueError(f"data.partition.name={params.name!r} needs a {params.group_key!r} column")
+    if params.name == "semi_fedser":
+        return semi_fedser(labels, groups, params.k, seed)
     return by_group(groups, params.groups_per_client, seed, labels)
 
 
@@ -130,6 +133,11 @@ _SOURCES: dict[str, tuple[str, str]] = {
         "raysim.data.feature_sources:ProceduralSERParams",
         "raysim.data.feature_sources:procedural_ser",
     ),
+    "se_mixtures": (
+        "raysim.data.se_sources:SEMixturesParams",
+        "raysim.data.se_sources:se_mixtures",
+    ),
+    "npz_w2": ("raysim.data.se_sources:NpzW2Params", "raysim.data.se_sources:npz_w2"),
 }
 
 
