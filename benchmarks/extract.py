@@ -3,10 +3,11 @@
     python benchmarks/extract.py [--root ../shared/data/urdu] [--workers N] [--repeats R]
 
 Prints one JSON line with both rates (files/s) and their ratio. The single-process rate
-is a plain loop with one Smile object (warmed up on one file first); the Ray rate is
-measured over the `extract_features` call after `ray.init` (the first call includes the
-workers' imports). With R > 1 the two alternate R times and the medians are reported,
-which damps the effect of other load on a shared machine.
+is a plain loop with one Smile object, warmed up on one file first (imports, resampler).
+The Ray rate is measured over the `extract_features` call after `ray.init`: a first, cold
+call (worker processes still importing OpenSMILE/torch) is reported as `ray_cold_*`; then
+the two alternate R times on warm processes and the medians give the headline ratio, which
+also damps the effect of other load on a shared machine.
 """
 
 from __future__ import annotations
@@ -49,34 +50,43 @@ def single_process_rate(paths: list[str]) -> float:
     return len(paths) / (time.perf_counter() - start)
 
 
+def ray_rate(manifest: pd.DataFrame, shard_size: int) -> tuple[float, int, int]:
+    """(files per second, n ok, n failed) of one extract_features call into a temp dir."""
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        summary = extract_features(manifest, out, "egemaps", shard_size=shard_size, progress=False)
+        rate = len(manifest) / (time.perf_counter() - start)
+    return rate, summary.n_ok, summary.n_failed
+
+
 def main() -> None:
     """Run both measurements and print the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="folder of WAV files")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="Ray CPUs")
     parser.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE)
-    parser.add_argument("--repeats", type=int, default=1, help="alternating runs of each")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating warm runs of each")
     args = parser.parse_args()
 
     manifest = audio_manifest(args.root)
     ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
+    cold, n_ok, n_failed = ray_rate(manifest, args.shard_size)
     singles, parallels = [], []
     for _ in range(args.repeats):
         singles.append(single_process_rate(manifest["path"].tolist()))
-        with tempfile.TemporaryDirectory() as out:
-            start = time.perf_counter()
-            summary = extract_features(manifest, out, "egemaps", shard_size=args.shard_size)
-            parallels.append(len(manifest) / (time.perf_counter() - start))
+        parallels.append(ray_rate(manifest, args.shard_size)[0])
     ray.shutdown()
     single, parallel = statistics.median(singles), statistics.median(parallels)
     result = {
         "files": len(manifest),
-        "ok": summary.n_ok,
-        "failed": summary.n_failed,
+        "ok": n_ok,
+        "failed": n_failed,
         "workers": args.workers,
         "single_files_per_s": round(single, 2),
         "ray_files_per_s": round(parallel, 2),
         "ratio": round(parallel / single, 2),
+        "ray_cold_files_per_s": round(cold, 2),
+        "ray_cold_ratio": round(cold / single, 2),
         "runs": {"single": [round(r, 2) for r in singles], "ray": [round(r, 2) for r in parallels]},
     }
     print(json.dumps(result))
