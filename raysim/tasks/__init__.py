@@ -19,6 +19,7 @@ _TASKS: dict[str, tuple[str, str]] = {
         "raysim.tasks.classification_params:ClassificationParams",
         "raysim.tasks.classification:FeatureClassification",
     ),
+    "semi_ser": ("raysim.tasks.semi_ser_params:SemiSERParams", "raysim.tasks.semi_ser:SemiSER"),
 }
 
 

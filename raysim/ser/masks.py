@@ -1,0 +1,60 @@
+"""Supervision masks: which of a client's labels training may see.
+
+Two meanings of "supervision ratio" are in use:
+
+- the *label rate* l of Semi-FedSER (Feng & Narayanan, Interspeech 2022): every client
+  holds labels for a fraction l of its own samples;
+- the *labelled-client fraction* p_supervised of FedEnhance (Tzinis et al., WASPAA 2021):
+  a fraction p of the clients is labelled, the rest hold no labels at all.
+
+Both masks are drawn from a generator seeded by (seed, client id) only, never by the
+round, so a client's labelled set is the same in every round and on every worker.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_LABEL_RATE, _LABELLED_CLIENT = 0x1AB, 0xC1A
+
+
+def _rng(seed: int, client_id: int, tag: int) -> np.random.Generator:
+    return np.random.default_rng([seed, client_id, tag])
+
+
+def client_is_labelled(fraction: float, seed: int, client_id: int) -> bool:
+    """Whether client `client_id` is a labelled client (p_supervised meaning).
+
+    Each client is labelled independently with probability `fraction` (a seeded
+    Bernoulli draw), so the labelled share of any population is `fraction` in
+    expectation and no client needs to know the population size.
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"labelled-client fraction must be in [0, 1] (got {fraction})")
+    return bool(_rng(seed, client_id, _LABELLED_CLIENT).random() < fraction)
+
+
+def label_mask(n: int, label_rate: float, seed: int, client_id: int) -> np.ndarray:
+    """Boolean mask of the client's labelled rows (label-rate meaning).
+
+    floor(l·n + u) rows, u ~ U[0, 1) (stochastic rounding, so the expected labelled
+    count is exactly l·n even for clients with a handful of samples), chosen
+    uniformly without replacement.
+    """
+    if not 0.0 <= label_rate <= 1.0:
+        raise ValueError(f"label rate must be in [0, 1] (got {label_rate})")
+    rng = _rng(seed, client_id, _LABEL_RATE)
+    count = min(n, int(np.floor(label_rate * n + rng.random())))
+    mask = np.zeros(n, dtype=bool)
+    mask[rng.choice(n, size=count, replace=False)] = True
+    return mask
+
+
+def supervision_mask(
+    n: int, label_rate: float, labelled_client_fraction: float, seed: int, client_id: int
+) -> np.ndarray:
+    """The rows whose labels the client may train on: none for an unlabelled client,
+    otherwise the label-rate mask."""
+    if not client_is_labelled(labelled_client_fraction, seed, client_id):
+        return np.zeros(n, dtype=bool)
+    return label_mask(n, label_rate, seed, client_id)

@@ -1,0 +1,183 @@
+"""Semi-supervised federated SER (Semi-FedSER, Feng & Narayanan, Interspeech 2022) and
+its baselines, over fixed-size feature vectors (data keys `x`, `y`, `group`).
+
+Per client and round, `local_data`:
+1. z-normalises the client's features with its own statistics (kept local: they
+   never enter the tensors' metadata, the client state or the metrics);
+2. draws the client's supervision mask from (seed, client id) — label rate and/or
+   labelled-client fraction — so it is the same in every round; masked labels never
+   enter the training tensors (the true labels of unlabelled rows are only compared
+   with pseudo-labels, to report their accuracy);
+3. mode ``semi``: if the client trained before (its state records a round), scores
+   its unlabelled, not yet pseudo-labelled rows with the round's global model on 10
+   weak-SFA views and adds the selected pseudo-labels (threshold ramp, std bound,
+   per-class cap) to those kept in its state (`ctx.state_updates`);
+   mode ``fixmatch``: one weak view, every row over a fixed threshold, this round only;
+4. returns labelled rows (trained with weak SFA) and pseudo-labelled rows (strong
+   SFA); the SFA noise is drawn per minibatch in `loss` from a generator seeded by
+   the client's round generator, so results do not depend on the worker.
+
+Server evaluation z-normalises the held-out data per speaker (each value of the
+`group` array with its own statistics; the whole set at once if there is no
+`group`), as a deployed model would normalise each new speaker locally.
+
+Round metrics (summed over the cohort): `labelled`, `unlabelled`, `pseudo_labels`
+(rows trained with a pseudo-label), `pseudo_correct` (of those, matching the true
+label), `pseudo_new` and `pseudo_new_correct` (added this round), and
+`pseudo_accuracy` = pseudo_correct / pseudo_labels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from raysim.ser.masks import supervision_mask
+from raysim.ser.pseudo_labels import multiview_probs, ramp_threshold, select
+from raysim.ser.sfa import sfa
+from raysim.ser.znorm import znorm, znorm_by_group
+from raysim.tasks.base import ClientContext, LocalData, Task
+from raysim.tasks.classification import MLP, balanced_sample_weights, classification_metrics
+from raysim.tasks.semi_ser_params import SemiSERParams
+
+#: client-state keys: pseudo-labelled rows, their labels, the last round trained
+ROWS, LABELS, LAST_ROUND = "pl_rows", "pl_labels", "pl_last_round"
+
+
+def _generator(ctx: ClientContext) -> torch.Generator:
+    """A CPU generator seeded from the client's round generator."""
+    return torch.Generator().manual_seed(int(ctx.rng.integers(2**62)))
+
+
+class SemiSER(Task):
+    """Semi-FedSER: multiview pseudo-labels, SFA, class-balanced loss, per-client z-norm."""
+
+    params: SemiSERParams
+
+    def __init__(self, params: SemiSERParams, info):
+        super().__init__(params, info)
+        self.input_dim = int(info["input_dim"])
+        self.num_classes = int(info["num_classes"])
+
+    def build_model(self) -> nn.Module:
+        p = self.params
+        return MLP(self.input_dim, p.hidden, self.num_classes, p.dropout)
+
+    def normalise(self, x: np.ndarray) -> np.ndarray:
+        """A client's features, z-normalised with its own statistics if configured."""
+        return znorm(x) if self.params.normalize == "client" else np.array(x, np.float32)
+
+    def label_mask(self, n: int, ctx: ClientContext) -> np.ndarray:
+        """The client's rows whose labels training may use (stable across rounds)."""
+        p = self.params
+        if p.mode == "all_labelled":
+            return np.ones(n, dtype=bool)
+        return supervision_mask(
+            n, p.label_rate, p.labelled_client_fraction, ctx.seed, ctx.client_id
+        )
+
+    def local_data(self, model, data, state, ctx: ClientContext) -> LocalData:
+        p = self.params
+        x = torch.from_numpy(self.normalise(data["x"]))
+        labelled = self.label_mask(len(x), ctx)
+        pl_rows, pl_labels, n_new = self._pseudo_labels(model, x, labelled, state, ctx)
+        lab_rows = np.flatnonzero(labelled)
+        rows = torch.from_numpy(np.concatenate([lab_rows, pl_rows]))
+        y = torch.from_numpy(np.concatenate([data["y"][lab_rows], pl_labels]).astype(np.int64))
+        sigma = np.r_[
+            np.full(len(lab_rows), p.sfa_weak_sigma), np.full(len(pl_rows), p.sfa_strong_sigma)
+        ]
+        tensors = {
+            "x": x[rows],
+            "y": y,
+            "sigma": torch.tensor(sigma, dtype=torch.float32)[:, None],
+        }
+        if p.class_balanced:
+            tensors["w"] = balanced_sample_weights(tensors["y"], self.num_classes)
+        ctx.add_metric("labelled", len(lab_rows))
+        ctx.add_metric("unlabelled", len(x) - len(lab_rows))
+        ctx.add_metric("pseudo_labels", len(pl_rows))
+        correct = data["y"][pl_rows] == pl_labels  # reporting only: never trained on
+        ctx.add_metric("pseudo_correct", int(correct.sum()))
+        ctx.add_metric("pseudo_new", n_new)
+        ctx.add_metric("pseudo_new_correct", int(correct[len(pl_rows) - n_new :].sum()))
+        return LocalData(tensors)
+
+    def _pseudo_labels(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        labelled: np.ndarray,
+        state: dict[str, np.ndarray] | None,
+        ctx: ClientContext,
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """(rows, labels, how many are new) of this round's pseudo-labelled rows; the
+        new ones come last."""
+        p = self.params
+        empty = np.zeros(0, np.int64)
+        if p.mode == "fixmatch":
+            candidates = np.flatnonzero(~labelled)
+            if len(candidates) == 0:
+                return empty, empty, 0
+            sel = select(self._probs(model, x[candidates], 1, 1.0, ctx), p.fixmatch_threshold)
+            return candidates[sel.rows], sel.labels, len(sel.rows)
+        if p.mode != "semi":
+            return empty, empty, 0
+        state = state or {}
+        rows, labels = state.get(ROWS, empty), state.get(LABELS, empty)
+        new_rows, new_labels = empty, empty
+        candidates = np.setdiff1d(np.flatnonzero(~labelled), rows)
+        if LAST_ROUND in state and len(candidates):
+            probs = self._probs(model, x[candidates], p.views, p.temperature, ctx)
+            tau = ramp_threshold(
+                ctx.round, p.threshold_start, p.threshold_end, p.threshold_ramp_rounds
+            )
+            sel = select(probs, tau, p.std_bound, p.per_class_cap)
+            new_rows, new_labels = candidates[sel.rows], sel.labels
+        rows, labels = np.concatenate([rows, new_rows]), np.concatenate([labels, new_labels])
+        ctx.state_updates.update(
+            {ROWS: rows, LABELS: labels, LAST_ROUND: np.array([ctx.round], np.int64)}
+        )
+        return rows, labels, len(new_rows)
+
+    def _probs(
+        self, model: nn.Module, x: torch.Tensor, views: int, temperature: float, ctx
+    ) -> torch.Tensor:
+        """(views, N, K) tempered probabilities of the global model on weak-SFA views."""
+        p = self.params
+        gen = _generator(ctx)
+        return multiview_probs(
+            model, x, views, temperature, p.sfa_weak_sigma, p.sfa_noise_sigma, gen
+        )
+
+    def loss(self, model, batch, ctx):
+        x = sfa(batch["x"], batch["sigma"], self.params.sfa_noise_sigma, _generator(ctx))
+        per_sample = F.cross_entropy(model(x), batch["y"], reduction="none")
+        if "w" in batch:
+            per_sample = per_sample * batch["w"]
+        return per_sample.mean()
+
+    @torch.no_grad()
+    def evaluate(self, model, data) -> dict[str, float]:
+        model.eval()
+        if self.params.normalize == "none":
+            x = np.array(data["x"], np.float32)
+        elif "group" in data:
+            x = znorm_by_group(data["x"], data["group"])
+        else:
+            x = znorm(data["x"])
+        xt = torch.from_numpy(x)
+        y = torch.from_numpy(np.array(data["y"], dtype=np.int64))
+        logits = torch.cat([model(xt[i : i + 4096]) for i in range(0, len(xt), 4096)])
+        out = classification_metrics(logits, y, self.num_classes)
+        out["loss"] = float(F.cross_entropy(logits, y))
+        model.train()
+        return out
+
+    def summarize_round(self, metrics: dict[str, float]) -> dict[str, float]:
+        out = dict(metrics)
+        if metrics.get("pseudo_labels"):
+            out["pseudo_accuracy"] = metrics["pseudo_correct"] / metrics["pseudo_labels"]
+        return out

@@ -1,0 +1,55 @@
+"""Parameters of the semi-supervised SER task (validated on the driver, pydantic only).
+
+Defaults are Semi-FedSER's (Feng & Narayanan, Interspeech 2022; docs METHODS.md).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class SemiSERParams(BaseModel):
+    """Semi-FedSER and its baselines over fixed-size feature vectors.
+
+    Modes: ``semi`` (multiview pseudo-labels kept across rounds), ``labelled_only``
+    (train on the labelled rows only), ``all_labelled`` (every label visible: the
+    upper reference) and ``fixmatch`` (single-view confidence threshold, recomputed
+    each round, not kept).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["semi", "labelled_only", "all_labelled", "fixmatch"] = "semi"
+    # model: MLP input-256-128-K, ReLU, dropout 0.2
+    hidden: list[int] = Field(default_factory=lambda: [256, 128])
+    dropout: float = Field(0.2, ge=0, lt=1)
+    # supervision ratio, both meanings (seeded by (seed, client id), stable across rounds)
+    label_rate: float = Field(0.2, ge=0, le=1, description="labelled fraction inside a client")
+    labelled_client_fraction: float = Field(
+        1.0, ge=0, le=1, description="fraction of clients that hold labels (p_supervised)"
+    )
+    normalize: Literal["client", "none"] = Field(
+        "client", description="z-normalise with the client's own statistics (never sent)"
+    )
+    class_balanced: bool = Field(True, description="weight the loss by inverse class frequency")
+    # stochastic feature augmentation x ⊙ ε₁ + ε₂
+    sfa_weak_sigma: float = Field(0.1, ge=0, description="std of ε₁, weak views")
+    sfa_strong_sigma: float = Field(0.25, ge=0, description="std of ε₁, pseudo-labelled rows")
+    sfa_noise_sigma: float = Field(0.1, ge=0, description="std of ε₂")
+    # multiview pseudo-labelling (mode semi)
+    views: int = Field(10, ge=1)
+    temperature: float = Field(2.0, gt=0)
+    threshold_start: float = Field(0.5, ge=0, le=1)
+    threshold_end: float = Field(0.9, ge=0, le=1)
+    threshold_ramp_rounds: int = Field(300, ge=0, description="rounds of the linear ramp")
+    std_bound: float = Field(0.005, gt=0, description="max std of the class prob across views")
+    per_class_cap: int = Field(1, ge=1, description="new pseudo-labels per class, client, round")
+    # single-view variant (mode fixmatch)
+    fixmatch_threshold: float = Field(0.95, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ramp_up(self) -> SemiSERParams:
+        if self.threshold_end < self.threshold_start:
+            raise ValueError("threshold_end must be >= threshold_start")
+        return self

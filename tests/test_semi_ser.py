@@ -1,0 +1,279 @@
+"""Semi-FedSER: supervision masks, pseudo-label rules, local z-normalisation, the
+partition (unit tests, no Ray), and one tiny simulation on the shared Ray."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import raysim
+from raysim.config import LocalConfig, StrategyConfig
+from raysim.data.clients import ArrayClients
+from raysim.data.partition import semi_fedser
+from raysim.data.sources import SourceData
+from raysim.engine.flat import get_flat
+from raysim.engine.local import client_seed, train_client
+from raysim.engine.strategies import build_strategy
+from raysim.ser.masks import client_is_labelled, label_mask
+from raysim.ser.pseudo_labels import select
+from raysim.tasks import build_task
+from raysim.tasks.base import ClientContext
+from raysim.tasks.semi_ser import LABELS, LAST_ROUND, ROWS
+
+K, DIM = 4, 6
+LOCAL = LocalConfig.model_validate(
+    {"optimizer": {"name": "adam", "lr": 1e-3}, "batch_size": 8, "epochs": 2}
+)
+
+
+def make_task(**params):
+    return build_task("semi_ser", {"hidden": [16], **params}, {"input_dim": DIM, "num_classes": K})
+
+
+def client_data(n: int = 60, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, K, n)
+    centres = rng.normal(0, 3, (K, DIM))
+    x = centres[y] * rng.uniform(0.5, 4, DIM) + rng.normal(0, 1, (n, DIM)) + 10
+    return {"x": x.astype(np.float32), "y": y.astype(np.int64), "group": np.zeros(n, np.int64)}
+
+
+def confident_model(task, seed: int = 0):
+    """A model whose softmax saturates, so views agree (std ≈ 0) and pass every test."""
+    torch.manual_seed(seed)
+    model = task.build_model()
+    with torch.no_grad():
+        model[-1].weight.mul_(1e3)
+    return model
+
+
+def ctx(cid: int = 3, rnd: int = 5, seed: int = 7) -> ClientContext:
+    return ClientContext(cid, rnd, seed, client_seed(seed, rnd, cid))
+
+
+def trained_before(rnd: int = 4) -> dict[str, np.ndarray]:
+    empty = np.zeros(0, np.int64)
+    return {ROWS: empty, LABELS: empty, LAST_ROUND: np.array([rnd])}
+
+
+def train(task, model, data, state, c):
+    x0 = get_flat(model)
+    strategy = build_strategy(StrategyConfig(name="scaffold"), len(x0), 10)
+    payload = {"c": np.zeros(len(x0), np.float32)}
+    return train_client(task, model, strategy, LOCAL, 1e-3, x0, payload, data, state, c)
+
+
+# -- supervision masks ------------------------------------------------------------------
+def test_label_mask_is_seeded_stable_across_rounds_and_near_the_rate():
+    task = make_task(label_rate=0.2)
+    masks = [task.label_mask(200, ctx(cid=3, rnd=r)) for r in (0, 1, 9)]
+    assert all(np.array_equal(masks[0], m) for m in masks)
+    assert not np.array_equal(masks[0], task.label_mask(200, ctx(cid=4)))
+    rates = [label_mask(10, 0.2, 0, c).mean() for c in range(2000)]
+    assert abs(np.mean(rates) - 0.2) < 0.01  # stochastic rounding: exact in expectation
+    labelled = [client_is_labelled(0.3, 1, c) for c in range(2000)]
+    assert abs(np.mean(labelled) - 0.3) < 0.03
+    assert not make_task(labelled_client_fraction=0.0).label_mask(50, ctx()).any()
+
+
+@pytest.mark.parametrize("mode", ["semi", "labelled_only", "fixmatch"])
+def test_masked_labels_never_reach_training(mode):
+    task = make_task(
+        mode=mode, label_rate=0.3, std_bound=1.0, threshold_start=0.0, fixmatch_threshold=0.0
+    )
+    data = client_data()
+    c = ctx()
+    mask = task.label_mask(len(data["y"]), c)
+    assert 0 < mask.sum() < len(mask)
+    scrambled = {**data, "y": np.where(mask, data["y"], (data["y"] + 1) % K)}
+    local = task.local_data(confident_model(task), data, trained_before(), ctx())
+    n_lab = int(mask.sum())
+    assert torch.equal(local.tensors["y"][:n_lab], torch.from_numpy(data["y"][mask]))
+    # the masked labels are invisible: changing them changes neither tensors nor training
+    other = task.local_data(confident_model(task), scrambled, trained_before(), ctx())
+    for key, tensor in local.tensors.items():
+        assert torch.equal(tensor, other.tensors[key]), key
+    a = train(task, confident_model(task), data, trained_before(), ctx())
+    b = train(task, confident_model(task), scrambled, trained_before(), ctx())
+    assert np.array_equal(a.delta, b.delta)
+    if mode != "labelled_only":
+        assert len(local) > n_lab  # pseudo-labelled rows were added
+
+
+def test_all_labelled_trains_on_every_true_label():
+    data = client_data()
+    local = make_task(mode="all_labelled").local_data(None, data, None, ctx())
+    assert torch.equal(local.tensors["y"], torch.from_numpy(data["y"]))
+
+
+# -- pseudo-label rules -----------------------------------------------------------------
+def _views(centre: list[float], spread: float, views: int = 10) -> torch.Tensor:
+    """(views, K) probabilities around `centre`; the first class varies by ±spread."""
+    p = torch.tensor(centre, dtype=torch.float64).repeat(views, 1)
+    wiggle = spread * torch.tensor([(-1) ** v for v in range(views)], dtype=torch.float64)
+    p[:, 0] += wiggle
+    p[:, 1] -= wiggle
+    return p
+
+
+def test_select_obeys_threshold_std_bound_and_per_class_cap():
+    rows = [
+        _views([0.95, 0.05, 0, 0], 0.001),  # 0: kept (class 0, std 0.001)
+        _views([0.95, 0.05, 0, 0], 0.0005),  # 1: class 0, lower std: wins the cap
+        _views([0.85, 0.15, 0, 0], 0.0),  # 2: below the threshold
+        _views([0.95, 0.05, 0, 0], 0.01),  # 3: std above the bound
+        _views([0.02, 0.98, 0, 0], 0.001),  # 4: class 1
+        _views([0.02, 0.02, 0.96, 0], 0.0),  # 5: class 2
+    ]
+    probs = torch.stack(rows, dim=1)  # (views, N, K)
+    sel = select(probs, threshold=0.9, std_bound=0.005, per_class_cap=1)
+    assert sel.rows.tolist() == [1, 4, 5]
+    assert sel.labels.tolist() == [0, 1, 2]
+    no_cap = select(probs, threshold=0.9, std_bound=0.005)
+    assert no_cap.rows.tolist() == [0, 1, 4, 5]
+    single_view = select(probs[:1], threshold=0.9)  # FixMatch-style: confidence only
+    assert single_view.rows.tolist() == [0, 1, 3, 4, 5]
+
+
+def test_select_rules_hold_on_random_probabilities():
+    gen = torch.Generator().manual_seed(0)
+    logits = 6 * torch.randn(1, 500, K, generator=gen) + 0.05 * torch.randn(
+        10, 500, K, generator=gen
+    )
+    probs = torch.softmax(logits, -1)
+    sel = select(probs, threshold=0.7, std_bound=0.005, per_class_cap=2)
+    mean, std = probs.mean(0), probs.std(0, unbiased=False)
+    assert len(sel.rows) > 0
+    assert (mean[sel.rows].argmax(1).numpy() == sel.labels).all()
+    assert (mean[sel.rows, sel.labels] >= 0.7).all()
+    assert (std[sel.rows, sel.labels] < 0.005).all()
+    assert np.bincount(sel.labels, minlength=K).max() <= 2
+
+
+def test_pseudo_labels_accumulate_in_state_capped_per_class_per_round():
+    task = make_task(threshold_start=0.9, threshold_ramp_rounds=0)
+    data, model = client_data(n=80), confident_model(task)
+    state = None
+    for rnd in range(6):
+        c = ctx(rnd=rnd)
+        task.local_data(model, data, state, c)
+        new = c.state_updates
+        assert new[LAST_ROUND].tolist() == [rnd]
+        held = 0 if state is None else len(state[ROWS])
+        added_labels = new[LABELS][held:]
+        if state is None:  # first round: the client has not trained before
+            assert len(new[ROWS]) == 0
+        else:
+            assert np.array_equal(new[ROWS][:held], state[ROWS])  # kept across rounds
+            assert np.array_equal(new[LABELS][:held], state[LABELS])
+            assert 0 < len(added_labels) <= K
+            assert np.bincount(added_labels, minlength=K).max() <= 1
+        assert not task.label_mask(80, c)[new[ROWS]].any()  # only unlabelled rows
+        assert len(np.unique(new[ROWS])) == len(new[ROWS])
+        state = new
+    assert c.metrics["pseudo_labels"] == len(state[ROWS])
+
+
+def test_threshold_gates_pseudo_labels():
+    task = make_task(threshold_start=0.99, threshold_end=0.99, temperature=1e4, std_bound=1.0)
+    c = ctx()
+    local = task.local_data(confident_model(task), client_data(), trained_before(), c)
+    assert c.metrics["pseudo_new"] == 0  # T = 1e4 flattens every softmax below 0.99
+    assert len(local) == c.metrics["labelled"]
+
+
+# -- z-normalisation stays local -----------------------------------------------------------
+def test_znorm_statistics_never_leave_the_client():
+    task = make_task(std_bound=1.0, threshold_end=0.5)
+    data = client_data()
+    rng = np.random.default_rng(1)
+    scale, shift = rng.uniform(0.1, 50, DIM), rng.normal(0, 100, DIM)
+    moved = {**data, "x": (data["x"] * scale + shift).astype(np.float32)}
+    a = train(task, confident_model(task), data, trained_before(), ctx())
+    b = train(task, confident_model(task), moved, trained_before(), ctx())
+    # everything that leaves the client is the same for any local mean and scale
+    np.testing.assert_allclose(a.delta, b.delta, atol=1e-5)
+    assert a.state.keys() == b.state.keys() == {ROWS, LABELS, LAST_ROUND, "c_i"}
+    for key in (ROWS, LABELS, LAST_ROUND):
+        assert np.array_equal(a.state[key], b.state[key])
+    assert a.metrics == b.metrics
+    assert a.n_samples == b.n_samples
+    x = make_task(mode="all_labelled").local_data(None, data, None, ctx()).tensors["x"]
+    np.testing.assert_allclose(x.mean(0), 0, atol=1e-5)  # normalised with its own statistics
+    np.testing.assert_allclose(x.std(0, unbiased=False), 1, atol=1e-5)
+
+
+def test_evaluation_normalises_each_speaker_with_its_own_statistics():
+    task = make_task()
+    a, b = client_data(seed=1), client_data(seed=2)
+    data = {k: np.concatenate([a[k], b[k]]) for k in a}
+    data["group"] = np.r_[np.zeros(60), np.ones(60)].astype(np.int64)
+    moved = {**data, "x": data["x"].copy()}
+    moved["x"][60:] = moved["x"][60:] * 7 - 30  # speaker 1 recorded louder and offset
+    model = confident_model(task)
+    assert task.evaluate(model, data) == pytest.approx(task.evaluate(model, moved), abs=1e-4)
+
+
+# -- partition -----------------------------------------------------------------------------
+def test_semi_fedser_partition_client_j_lacks_class_j_and_holds_a_third_of_others():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(3), 120)
+    labels = rng.integers(0, K, len(groups))
+    part = semi_fedser(labels, groups, k=4, seed=0)
+    assert part.n_clients == 12
+    everything = np.concatenate(part.indices)
+    assert np.array_equal(np.sort(everything), np.arange(len(labels)))  # disjoint cover
+    for c, idx in enumerate(part.indices):
+        speaker, j = divmod(c, 4)
+        assert (groups[idx] == speaker).all()
+        hist = np.bincount(labels[idx], minlength=K)
+        own = np.bincount(labels[groups == speaker], minlength=K)
+        assert hist[j] == 0
+        for cls in set(range(K)) - {j}:
+            assert abs(hist[cls] - own[cls] / 3) <= 1
+    again = semi_fedser(labels, groups, k=4, seed=0)
+    assert all(np.array_equal(p, q) for p, q in zip(part.indices, again.indices, strict=True))
+
+
+# -- one tiny simulation on Ray ------------------------------------------------------------------
+def _tiny_source() -> SourceData:
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 2, (K, DIM))
+    groups = np.repeat(np.arange(5), 32)
+    y = np.tile(np.arange(K), 40)
+    x = centres[y] + rng.normal(0, 1, (len(y), DIM)) + rng.normal(0, 5, (5, DIM))[groups]
+    x = x.astype(np.float32)
+    train, test = groups < 3, groups >= 3
+    part = semi_fedser(y[train], groups[train], k=4, seed=0)
+    arrays = {"x": x[train], "y": y[train], "group": groups[train]}
+    clients = ArrayClients.from_partition(arrays, part.indices)
+    eval_data = {"x": x[test], "y": y[test], "group": groups[test]}
+    return SourceData(clients, eval_data, {"input_dim": DIM, "num_classes": K})
+
+
+def test_simulation_pseudo_labels_and_is_identical_for_1_and_2_workers(ray_session):
+    cfg = {
+        "seed": 1,
+        "rounds": 4,
+        "task": {"name": "semi_ser", "hidden": [16], "label_rate": 0.3, "std_bound": 1.0,
+                 "threshold_start": 0.3, "threshold_end": 0.3},
+        "sampling": {"fraction": 0.5},
+        "local": {"optimizer": {"name": "adam", "lr": 1e-2}, "batch_size": 8},
+        "strategy": {"name": "scaffold"},
+        "eval": {"every": 2},
+    }  # fmt: skip
+    results = []
+    for workers in (1, 2):
+        engine = {"num_workers": workers, "worker_cpus": 0.5}
+        sim = raysim.Simulation({**cfg, "engine": engine}, data=_tiny_source())
+        results.append(sim.run(progress=False))
+    one, two = results
+    assert np.array_equal(one.weights, two.weights)
+    keys = ("labelled", "pseudo_labels", "pseudo_new", "pseudo_correct")
+    assert [[r[k] for k in keys] for r in one.history] == [
+        [r[k] for k in keys] for r in two.history
+    ]
+    assert sum(r["pseudo_new"] for r in one.history) > 0
+    assert "pseudo_accuracy" in one.history[-1]
+    assert 0 <= one.metrics["uar"] <= 1 and "f1" in one.metrics
