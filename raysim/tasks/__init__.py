@@ -19,6 +19,7 @@ _TASKS: dict[str, tuple[str, str]] = {
         "raysim.tasks.classification_params:ClassificationParams",
         "raysim.tasks.classification:FeatureClassification",
     ),
+    "speech_enhancement": ("raysim.tasks.se_params:SEParams", "raysim.tasks.se:SpeechEnhancement"),
     "semi_ser": ("raysim.tasks.semi_ser_params:SemiSERParams", "raysim.tasks.semi_ser:SemiSER"),
 }
 

@@ -1,0 +1,82 @@
+"""W2 of ../shared/bench/WORKLOADS.md through raysim's public API.
+
+usage: python benchmarks/w2.py [--data w2.npz] [--workers 2]
+prints one JSON line: system, workload, wall_s (process start → after Ray
+shutdown), run_s (the rounds alone), peak_rss_mb / peak_pss_mb (whole process
+tree, Ray's processes included), metric (final test SI-SNRi, dB, oracle slot),
+workers.
+"""
+
+from _harness import TreeMonitor, emit, workload_file  # first: start the clock early
+
+MON = TreeMonitor()
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import ray  # noqa: E402
+
+import raysim  # noqa: E402
+from raysim.data.se_sources import NpzW2Params, npz_w2  # noqa: E402
+from raysim.engine.sampling import FixedSchedule  # noqa: E402
+
+
+def w2_config(path: str, rounds: int, lr: float, batch: int, epochs: int, workers: int) -> dict:
+    """W2 as a raysim config: workloads.W2Separator (= ConvTasNet defaults), MixIT over
+    all 16 assignments with −SI-SNR, Adam, MoMs of consecutive mixtures in stored
+    order, FedAvg by mixtures, oracle-slot SI-SNRi at the end only."""
+    return {
+        "seed": 0,
+        "rounds": rounds,
+        "task": {
+            "name": "speech_enhancement",
+            "model": "convtasnet",
+            "standardize": False,
+            "objectives": {"unsupervised": "mixit_general"},
+            "mixit": {"pair_loss": "neg_si_snr"},
+            "eval": {"metrics": ["si_snri"], "slot": "oracle", "batch_size": 16},
+        },
+        "data": {"source": "npz_w2", "path": path},
+        "local": {
+            "optimizer": {"name": "adam", "lr": lr},
+            "batch_size": batch,  # mixtures of mixtures
+            "epochs": epochs,
+            "shuffle": False,  # WORKLOADS.md: one epoch walks the stored order
+        },
+        "strategy": {"name": "fedavg", "weighting": "samples"},
+        "engine": {"num_workers": workers, "torch_threads": 1},
+        "eval": {"every": 0},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", help="W2 .npz from workloads.py dump w2 (default: dump it once)")
+    ap.add_argument("--workers", type=int, default=2)
+    a = ap.parse_args()
+    path = workload_file("w2", a.data)
+    with np.load(path) as f:
+        schedule, rounds = f["schedule"], int(f["rounds"])
+        lr, batch, epochs = float(f["lr"]), int(f["batch"]), int(f["epochs"])
+    config = w2_config(str(path), rounds, lr, batch, epochs, a.workers)
+    data = npz_w2(NpzW2Params(path=str(path)), seed=0)
+    ray.init(num_cpus=a.workers, include_dashboard=False, configure_logging=False)
+    sim = raysim.Simulation(config, data=data, sampler=FixedSchedule(schedule)).wait_ready()
+    t0 = time.perf_counter()
+    result = sim.run(progress=False, shutdown=False)
+    run_s = time.perf_counter() - t0
+    sim.shutdown()
+    ray.shutdown()
+    MON.sample()
+    MON.stop()
+    emit({
+        "system": "raysim", "workload": "w2", "wall_s": round(MON.wall_s(), 3),
+        "run_s": round(run_s, 3), "peak_rss_mb": round(MON.peak_rss / 2**20, 1),
+        "peak_pss_mb": round(MON.peak_pss / 2**20, 1),
+        "metric": round(result.metrics["si_snri"], 4), "workers": a.workers,
+    })  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

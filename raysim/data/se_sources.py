@@ -1,0 +1,233 @@
+"""Speech-enhancement data sources: federated mixtures from speech and noise corpora
+(`se_mixtures`) and the W2 benchmark file (`npz_w2`).
+
+Client arrays (one row per example, float32 of `num_samples` each) are what the
+`speech_enhancement` task reads:
+
+=============  =====================================================================
+``mixture``    x₁, the noisy recording (speech + noise)
+``noise_clip`` a noise-only recording of the client's environment: MixIT's second
+               mixture x₂ and PULSE's positive (noise) example
+``speech``     clean speech (supervised clients only; zeros elsewhere)
+``noise``      the noise in x₁ (supervised clients only; zeros elsewhere)
+``kind``       int8 client kind per row: 0 supervised, 1 unsupervised, 2 PU
+=============  =====================================================================
+
+Server data: held-out ``mixture``, ``speech`` and ``noise`` arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from raysim.data.clients import ArrayClients
+from raysim.data.sources import SourceData
+
+SUPERVISED, UNSUPERVISED, PU = 0, 1, 2
+"""Client kinds, as stored in the ``kind`` array."""
+KIND_NAMES: dict[int, str] = {SUPERVISED: "supervised", UNSUPERVISED: "unsupervised", PU: "pu"}
+
+
+class AudioSetParams(BaseModel):
+    """A speech or noise manifest: a manifest file, or a corpus builder and its folder.
+
+    ``$VARS`` and ``~`` in paths are expanded, so configs can say
+    ``root: ${RAYSIM_DATA_ROOT}/fsdd``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    corpus: str | None = Field(None, description="a name of raysim.data.corpora.BUILDERS")
+    root: str | None = Field(None, description="the corpus folder (with corpus)")
+    manifest: str | None = Field(None, description="or a Parquet manifest file")
+    max_files: int | None = Field(
+        None, ge=1, description="seeded subset of about this many files, stratified by class"
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> AudioSetParams:
+        if (self.manifest is None) == (self.corpus is None):
+            raise ValueError("give either manifest or corpus (+ root)")
+        if self.corpus is not None and self.root is None:
+            raise ValueError("corpus needs root")
+        return self
+
+
+class SEMixturesParams(BaseModel):
+    """Federated SE mixtures through `raysim.data.mixtures.MixtureConfig`.
+
+    Defaults are FedEnhance's (Tzinis et al., WASPAA 2021): 16 clients of
+    contiguous speaker groups, IID noise, 1 noise at natural level, 4 s at 16 kHz,
+    unsupervised clients with an extra-noise clip. See `MixtureConfig` for the
+    fields shared with it. Client kinds: the first ⌊p_supervised·C⌋ clients are
+    supervised, the next ⌊p_pu·C⌋ are PU (PULSE), the rest unsupervised (MixIT).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    speech: AudioSetParams
+    noise: AudioSetParams
+    n_clients: int = Field(16, ge=1)
+    speech_partition: Literal["speaker_groups", "iid"] = "speaker_groups"
+    noise_partition: Literal["iid", "classes", "dirichlet"] = "iid"
+    classes_per_client: int = Field(2, ge=1)
+    dirichlet_alpha: float = Field(0.5, gt=0)
+    n_noises: Literal[1, 2] = 1
+    snr_range_db: tuple[float, float] | None = None
+    chunk_seconds: float = Field(4.0, gt=0)
+    sample_rate: int = Field(16000, ge=1000)
+    p_supervised: float = Field(0.0, ge=0, le=1)
+    p_pu: float = Field(0.0, ge=0, le=1)
+    noise_clip: Literal["extra_noise", "noise_only"] = Field(
+        "extra_noise",
+        description="extra_noise: FedEnhance's pool (half of each speaker's pairs give "
+        "noise clips); noise_only: PULSE's clip of the same class, every utterance mixed",
+    )
+    test_split: Literal["speakers", "manifest"] = "speakers"
+    test_fraction: float = Field(0.2, ge=0, lt=1)
+    test_snrs_db: list[float] | None = Field(default_factory=lambda: [-5.0, 0.0, 5.0, 10.0])
+    max_test_examples: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _kinds_fit(self) -> SEMixturesParams:
+        n_sup = math.floor(self.p_supervised * self.n_clients)
+        if n_sup + math.floor(self.p_pu * self.n_clients) > self.n_clients:
+            raise ValueError("p_supervised + p_pu give more clients than n_clients")
+        return self
+
+
+def _subset(df: pd.DataFrame, max_files: int | None, by: str, seed: int) -> pd.DataFrame:
+    """About `max_files` rows, the same share of every `by` group (seeded)."""
+    if max_files is None or max_files >= len(df):
+        return df
+    frac = max_files / len(df)
+    keys = df[by].fillna("") if by in df else pd.Series("", index=df.index)
+    return df.groupby(keys, group_keys=False).sample(frac=frac, random_state=seed)
+
+
+def load_audio_set(params: AudioSetParams, role: str, seed: int) -> pd.DataFrame:
+    """The manifest of a speech (`role="speech"`) or noise set, subset as configured."""
+    if params.manifest is not None:
+        from raysim.data.manifest import read_manifest
+
+        df = read_manifest(os.path.expandvars(os.path.expanduser(params.manifest)))
+    else:
+        from raysim.data.corpora import build_manifest
+
+        root = Path(os.path.expandvars(os.path.expanduser(params.root)))
+        df = build_manifest(params.corpus, root, probe=False)
+    by = "speaker" if role == "speech" else ("noise_class" if "noise_class" in df else "label")
+    return _subset(df, params.max_files, by, seed).reset_index(drop=True)
+
+
+def client_kinds(n_clients: int, p_supervised: float, p_pu: float) -> np.ndarray:
+    """Kind of each client: ⌊p_supervised·C⌋ supervised, then ⌊p_pu·C⌋ PU, then unsupervised."""
+    n_sup, n_pu = math.floor(p_supervised * n_clients), math.floor(p_pu * n_clients)
+    kinds = np.full(n_clients, UNSUPERVISED, np.int8)
+    kinds[:n_sup] = SUPERVISED
+    kinds[n_sup : n_sup + n_pu] = PU
+    return kinds
+
+
+def _materialise(spec: pd.DataFrame, clip: str) -> dict[str, np.ndarray]:
+    """Arrays of the spec's rows: mixture, speech, noise and the chosen noise clip."""
+    from raysim.data.mixtures import load_example
+
+    out: dict[str, list[np.ndarray]] = {"mixture": [], "speech": [], "noise": [], "noise_clip": []}
+    for _, row in spec.iterrows():
+        ex = load_example(row)
+        out["mixture"].append(ex.mixture)
+        out["speech"].append(ex.speech)
+        out["noise"].append(ex.noise)
+        out["noise_clip"].append(getattr(ex, clip))
+    return {k: np.stack(v).astype(np.float32) for k, v in out.items()}
+
+
+def se_mixtures(params: SEMixturesParams, seed: int) -> SourceData:
+    """Clients and held-out test mixtures from speech and noise manifests.
+
+    Clean speech and the mixture's noise are kept only for supervised clients
+    (zeros elsewhere), so unsupervised and PU clients cannot use them.
+    """
+    from raysim.data.mixtures import MixtureConfig, build_mixture_spec
+
+    cfg = MixtureConfig(
+        n_clients=params.n_clients,
+        speech_partition=params.speech_partition,
+        noise_partition=params.noise_partition,
+        classes_per_client=params.classes_per_client,
+        dirichlet_alpha=params.dirichlet_alpha,
+        n_noises=params.n_noises,
+        snr_range_db=params.snr_range_db,
+        chunk_seconds=params.chunk_seconds,
+        sample_rate=params.sample_rate,
+        extra_noise=params.noise_clip == "extra_noise",
+        noise_only=params.noise_clip == "noise_only",
+        p_supervised=params.p_supervised,
+        test_split=params.test_split,
+        test_fraction=params.test_fraction,
+        test_snrs_db=tuple(params.test_snrs_db) if params.test_snrs_db else None,
+        seed=seed,
+    )
+    speech = load_audio_set(params.speech, "speech", seed)
+    noise = load_audio_set(params.noise, "noise", seed)
+    spec = build_mixture_spec(speech, noise, cfg)
+    train = spec[spec["split"] == "train"].sort_values("client_id", kind="stable")
+    test = spec[spec["split"] == "test"].iloc[: params.max_test_examples]
+    if test.empty:
+        raise ValueError("data: the mixture recipe left no test examples")
+    arrays = _materialise(train, params.noise_clip)
+    kinds = client_kinds(params.n_clients, params.p_supervised, params.p_pu)
+    row_kind = kinds[train["client_id"].to_numpy()]
+    arrays["kind"] = row_kind
+    for key in ("speech", "noise"):
+        arrays[key][row_kind != SUPERVISED] = 0.0
+    counts = np.bincount(train["client_id"].to_numpy(), minlength=params.n_clients)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    test_arrays = _materialise(test, params.noise_clip)
+    del test_arrays["noise_clip"]
+    info = {
+        "sample_rate": params.sample_rate,
+        "num_samples": cfg.num_samples,
+        "client_kinds": [KIND_NAMES[int(k)] for k in kinds],
+        "client_noise_classes": [
+            sorted(train.loc[train["client_id"] == c, "noise_class"].unique().tolist())
+            for c in range(params.n_clients)
+        ],
+    }
+    return SourceData(ArrayClients(arrays, offsets), test_arrays, info)
+
+
+class NpzW2Params(BaseModel):
+    """The W2 workload file (`workloads.py dump w2`): X (mixtures), offsets, test_*."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str
+    sample_rate: int = Field(8000, ge=1000)
+
+
+def npz_w2(params: NpzW2Params, seed: int) -> SourceData:
+    """Unsupervised clients holding only noisy mixtures (client c owns rows
+    offsets[c]:offsets[c+1] of X); the task pairs them into mixtures of mixtures.
+    Server data: test_mix / test_speech / test_noise."""
+    path = Path(params.path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data.path: no such file {path}")
+    with np.load(path) as f:
+        missing = {"X", "offsets", "test_mix", "test_speech"} - set(f.files)
+        if missing:
+            raise ValueError(f"{path}: missing arrays {sorted(missing)}")
+        x, offsets = f["X"].astype(np.float32), f["offsets"]
+        test = {"mixture": f["test_mix"], "speech": f["test_speech"]}
+        if "test_noise" in f.files:
+            test["noise"] = f["test_noise"]
+    if not np.isfinite(x).all():
+        raise ValueError(f"{path}: array X contains NaN or inf")
+    info = {"sample_rate": params.sample_rate, "num_samples": int(x.shape[1])}
+    test = {k: np.asarray(v, np.float32) for k, v in test.items()}
+    return SourceData(ArrayClients({"mixture": x}, offsets), test, info)

@@ -1,0 +1,218 @@
+"""Federated speech enhancement: one task, a loss per client kind.
+
+A client's rows carry their kind (``kind`` array of the `se_mixtures` source:
+0 supervised, 1 unsupervised, 2 PU), so one federation can mix supervised
+FedEnhance clients, unsupervised MixIT clients and PULSE's PU clients; the
+engine's single training loop calls `loss`, which splits a minibatch by kind and
+applies each kind's objective (`SEParams.objectives`).
+
+Models are seen through two views, so every objective runs on every model:
+
+* waveform view (B, J, T): a separator's output slots (slot 0 = speech); for a
+  mask model (PULSE's CNN) [σ(−z) ⊙ X, residual] brought back by the inverse STFT;
+* mask view, logits z and |X| over STFT bins (z > 0 = noise): the mask model's
+  own output; for a separator the ratio logit z = log|N̂| − log|Ŝ| of its speech
+  slot ŝ and the residual x − ŝ (Hamming STFT, `SEParams.stft`).
+
+Roles of the data (FedEnhance, Tzinis et al. 2021; PULSE, Ito & Sugiyama 2023):
+x₁ = ``mixture`` (noisy speech), x₂ = ``noise_clip`` (extra noise; PU's positive
+example), s = ``speech``, n = ``noise``. Without ``noise_clip`` (the W2 file) a
+client's mixtures pair in stored order into mixtures of mixtures (0+1, 2+3, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from raysim.data.se_sources import KIND_NAMES, PU, SUPERVISED, UNSUPERVISED
+from raysim.se import (
+    PulseCNN,
+    build_se_model,
+    evaluate_enhancement,
+    fedenhance_mixit_loss,
+    mixit_loss,
+    neg_si_sdr,
+    neg_si_snr,
+    nnpu_loss,
+    pn_loss,
+    snr_max_loss,
+    supervised_fedenhance_loss,
+)
+from raysim.se.metrics import si_sdr
+from raysim.tasks.base import ClientContext, LocalData, Task
+from raysim.tasks.se_params import SEParams
+
+PAIR_LOSSES = {"snr_max": snr_max_loss, "neg_si_snr": neg_si_snr}
+_THREE_SLOTS = {"fedenhance", "mixit"}  # FedEnhance's objectives: slots speech, noise, noise
+_LOG_EPS = 1e-8
+
+Batch = dict[str, torch.Tensor]
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    return torch.tensor(np.asarray(array, dtype=np.float32))
+
+
+class SpeechEnhancement(Task):
+    """Speech enhancement / separation with per-kind objectives (see module doc)."""
+
+    params: SEParams
+
+    def __init__(self, params: SEParams, info):
+        super().__init__(params, info)
+        self.sample_rate = int(info.get("sample_rate", 16000))
+        self.kinds_present = set(info.get("client_kinds", [KIND_NAMES[UNSUPERVISED]]))
+        self._objectives: dict[int, Callable[[nn.Module, Batch, ClientContext], torch.Tensor]] = {
+            SUPERVISED: self._supervised,
+            UNSUPERVISED: self._unsupervised,
+            PU: self._pu,
+        }
+
+    # -- model and its two views --------------------------------------------------
+    def build_model(self) -> nn.Module:
+        p = self.params
+        model = build_se_model(p.model, **p.model_kwargs)
+        for kind in sorted(self.kinds_present):
+            objective = getattr(p.objectives, kind)
+            slots = getattr(model, "n_src", None)
+            if objective in _THREE_SLOTS and slots != 3:
+                raise ValueError(
+                    f"task.objectives.{kind}={objective!r} needs a separator with 3 output "
+                    f"slots (speech, noise, noise); task.model={p.model!r} has {slots or 'none'}"
+                )
+            if objective == "mixit_general" and slots is None:
+                raise ValueError(f"task.objectives.{kind}='mixit_general' needs a separator")
+        return model
+
+    def separate(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Waveform view (B, J, T) of the model on input `x` (B, T); slot 0 = speech."""
+        if isinstance(model, PulseCNN):
+            spec = model.stft(x)
+            speech = model.istft(spec * torch.sigmoid(-model(spec.abs())), x.shape[-1])
+            return torch.stack([speech, x - speech], 1)
+        if not self.params.standardize:
+            return model(x)
+        mean = x.mean(-1, keepdim=True)
+        std = x.std(-1, keepdim=True) + 1e-8
+        est = model((x - mean) / std)
+        return est * std.unsqueeze(1) + mean.unsqueeze(1) / est.shape[1]
+
+    def _stft(self, x: torch.Tensor) -> torch.Tensor:
+        n_fft, hop = self.params.stft.n_fft, self.params.stft.hop
+        window = torch.hamming_window(n_fft, device=x.device, dtype=x.dtype)
+        return torch.stft(x, n_fft, hop, window=window, return_complex=True)
+
+    def magnitude(self, model: nn.Module, wave: torch.Tensor) -> torch.Tensor:
+        """|STFT| of `wave` in the model's mask view."""
+        return (model.stft(wave) if isinstance(model, PulseCNN) else self._stft(wave)).abs()
+
+    def logits(self, model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mask view: per-bin noise logits z (z > 0 = noise) and |X| of input `x`."""
+        if isinstance(model, PulseCNN):
+            mag = model.stft(x).abs()
+            return model(mag), mag
+        spec = self._stft(x)
+        speech = self._stft(self.separate(model, x)[:, 0])
+        z = torch.log((spec - speech).abs() + _LOG_EPS) - torch.log(speech.abs() + _LOG_EPS)
+        return z, spec.abs()
+
+    # -- local data and losses ------------------------------------------------------
+    def local_data(self, model, data, state, ctx: ClientContext) -> LocalData:
+        x1 = data["mixture"]
+        if "noise_clip" in data:
+            x2 = data["noise_clip"]
+        else:  # mixtures only: MoMs of consecutive mixtures, an odd last one is left out
+            half = len(x1) // 2
+            x1, x2 = x1[0 : 2 * half : 2], x1[1 : 2 * half : 2]
+        kind = data["kind"] if "kind" in data else np.full(len(x1), UNSUPERVISED)
+        tensors = {
+            "mixture": _tensor(x1),
+            "mixture2": _tensor(x2),
+            "kind": torch.tensor(np.asarray(kind, dtype=np.int64)),
+        }
+        if "speech" in data and (tensors["kind"] == SUPERVISED).any():
+            tensors["speech"], tensors["noise"] = _tensor(data["speech"]), _tensor(data["noise"])
+        return LocalData(tensors)
+
+    def loss(self, model, batch: Batch, ctx: ClientContext) -> torch.Tensor:
+        """Mean over the batch of each row's kind objective (one pass per kind present)."""
+        kinds = batch["kind"]
+        present = torch.unique(kinds).tolist()
+        total = torch.zeros(())
+        for kind in present:
+            sub = batch if len(present) == 1 else {k: v[kinds == kind] for k, v in batch.items()}
+            n = len(sub["kind"])
+            value = self._objectives[kind](model, sub, ctx)
+            name = KIND_NAMES[kind]
+            ctx.add_metric(f"loss_sum_{name}", float(value.detach()) * n)
+            ctx.add_metric(f"rows_{name}", n)
+            total = total + value * (n / len(kinds))
+        return total
+
+    def _supervised(self, model, b: Batch, ctx: ClientContext) -> torch.Tensor:
+        objective = self.params.objectives.supervised
+        if objective == "fedenhance":
+            est = self.separate(model, b["mixture"] + b["mixture2"])
+            noises = torch.stack([b["noise"], b["mixture2"]], 1)
+            return supervised_fedenhance_loss(est, b["speech"], noises)
+        if objective == "neg_si_sdr":
+            return neg_si_sdr(self.separate(model, b["mixture"])[:, 0], b["speech"]).mean()
+        z, mag = self.logits(model, b["mixture"])
+        return pn_loss(z, mag, self.magnitude(model, b["speech"]))
+
+    def _unsupervised(self, model, b: Batch, ctx: ClientContext) -> torch.Tensor:
+        x1, x2 = b["mixture"], b["mixture2"]
+        est = self.separate(model, x1 + x2)
+        if self.params.objectives.unsupervised == "mixit":
+            return fedenhance_mixit_loss(est, x1, x2)
+        pair_loss = PAIR_LOSSES[self.params.mixit.pair_loss]
+        return mixit_loss(est, torch.stack([x1, x2], 1), pair_loss)
+
+    def _pu(self, model, b: Batch, ctx: ClientContext) -> torch.Tensor:
+        n = len(b["mixture"])
+        z, mag = self.logits(model, torch.cat([b["mixture"], b["mixture2"]]))
+        positive = torch.arange(2 * n) >= n  # the noise-only clips
+        risk = nnpu_loss(z, mag, positive, **self.params.nnpu.model_dump())
+        ctx.add_metric("pu_gamma_steps", float(risk.branch == "gamma"))
+        ctx.add_metric("pu_steps", 1.0)
+        return risk.loss
+
+    def summarize_round(self, metrics: dict[str, float]) -> dict[str, float]:
+        """Per-kind mean training loss and the share of PU steps in nnPU's γ branch."""
+        out: dict[str, float] = {}
+        for name in KIND_NAMES.values():
+            rows = metrics.get(f"rows_{name}", 0.0)
+            if rows:
+                out[f"train_loss_{name}"] = metrics[f"loss_sum_{name}"] / rows
+        if metrics.get("pu_steps"):
+            out["pu_gamma_frac"] = metrics["pu_gamma_steps"] / metrics["pu_steps"]
+        return out
+
+    # -- evaluation -------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, model, data) -> dict[str, float]:
+        """Means over the held-out mixtures of `eval.metrics` (SI-SDRi first) and the
+        unprocessed input's SI-SDR (`input_si_sdr`)."""
+        p = self.params.eval
+        model.eval()
+        sums: dict[str, float] = {}
+        n = len(data["mixture"])
+        try:
+            for start in range(0, n, p.batch_size):
+                x = _tensor(data["mixture"][start : start + p.batch_size])
+                ref = _tensor(data["speech"][start : start + p.batch_size])
+                if isinstance(model, PulseCNN):
+                    est = model.enhance(x, soft=p.soft_mask)
+                else:
+                    est = self.separate(model, x)
+                scores = evaluate_enhancement(est, ref, x, self.sample_rate, p.metrics, p.slot)
+                scores["input_si_sdr"] = float(si_sdr(x, ref).mean())
+                for k, v in scores.items():
+                    sums[k] = sums.get(k, 0.0) + v * len(x)
+        finally:
+            model.train()
+        return {k: v / n for k, v in sums.items()}
