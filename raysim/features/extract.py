@@ -183,14 +183,15 @@ def extract_features(
 ) -> ExtractionSummary:
     """Extract `feature_set` for every manifest row into a sharded Parquet store at `out_dir`.
 
-    The manifest (DataFrame or Parquet path) needs `utt_id` and `path`; every column is
-    carried to the output, plus a FixedSizeList<float32> column `features`. Each shard of
-    `shard_size` rows is one Ray task (one CPU) that loads its own audio; at most
-    `num_workers` run at once (default: all CPUs of the Ray cluster, which is started
-    locally if not yet initialised). Complete shards from an earlier run with the same
-    inputs are skipped. With ``on_error="record"`` files that fail (unreadable audio,
-    NaN/inf features) go to ``failures.parquet`` and the rest completes; ``"raise"`` stops
-    at the first one.
+    The manifest (DataFrame or Parquet path) needs `utt_id` and `path` (relative paths are
+    taken from the current directory); every column is carried to the output, plus a
+    FixedSizeList<float32> column `features`. Each shard of `shard_size` rows is one Ray
+    task (one CPU) that loads its own audio and writes its own file, so `out_dir` must be
+    visible to every Ray node; at most `num_workers` run at once (default: all CPUs of the
+    Ray cluster, which is started locally if not yet initialised). Complete shards from an
+    earlier run with the same inputs are skipped. With ``on_error="record"`` files that
+    fail (unreadable audio, NaN/inf features) go to ``failures.parquet`` and the rest
+    completes; ``"raise"`` stops at the first one.
     """
     start = time.perf_counter()
     if on_error not in ("record", "raise"):
