@@ -1,0 +1,86 @@
+"""Run a Ray Tune sweep of federated simulations, then print the results and write the report.
+
+    python experiments/sweep.py                                  # the default sweep
+    python experiments/sweep.py --config experiments/configs/optimizer_ablation.yaml
+    python experiments/sweep.py --address auto config.rounds=10 tune.scheduler.name=asha
+    python experiments/sweep.py --resume                         # continue the latest one
+
+Overrides are dotted keys of the sweep file (`config.*` for the simulation).
+Results go to STORAGE/NAME (default NAME: the sweep's name and the start time);
+`--resume` continues STORAGE/NAME (default: the newest experiment of this sweep)
+without repeating finished trials. A local Ray starts unless `--address` or
+$RAY_ADDRESS names a running cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from raysim.config import ConfigError
+from raysim.sweep import experiment_path, load_sweep, run_sweep, saved_sweep
+from raysim.sweep.runner import DEFAULT_STORAGE, SPEC_FILE
+
+DEFAULT_CONFIG = Path(__file__).parent / "configs" / "sweep_default.yaml"
+
+
+def _latest(storage: Path, name: str) -> Path:
+    found = sorted(storage.glob(f"{name}-*/{SPEC_FILE}"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise ConfigError(f"--resume: no experiment of sweep {name!r} under {storage}")
+    return found[-1].parent
+
+
+def _experiment(args: argparse.Namespace) -> tuple[Path, object]:
+    if args.resume:
+        if args.overrides:
+            raise ConfigError("--resume continues the saved sweep: overrides are not allowed")
+        if args.name:
+            path = experiment_path(args.storage, args.name)
+        else:
+            path = _latest(Path(args.storage).resolve(), load_sweep(args.config).name)
+        return path, saved_sweep(path)
+    sweep = load_sweep(args.config, args.overrides)
+    name = args.name or f"{sweep.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return experiment_path(args.storage, name), sweep
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--config", default=str(DEFAULT_CONFIG), help="sweep YAML file")
+    ap.add_argument("--address", default=os.environ.get("RAY_ADDRESS"), help="e.g. 'auto'")
+    ap.add_argument("--name", help="experiment name (directory under --storage)")
+    ap.add_argument("--storage", default=str(DEFAULT_STORAGE), help="experiments directory")
+    ap.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
+    ap.add_argument("--no-report", action="store_true", help="skip the analysis report")
+    ap.add_argument("overrides", nargs="*", help="dotted key=value overrides of the sweep file")
+    args = ap.parse_args(argv)
+    try:
+        path, sweep = _experiment(args)
+        run = run_sweep(sweep, path, resume=args.resume, address=args.address)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    if run.interrupted:
+        print(
+            f"\ninterrupted with {run.unfinished} trials unfinished; continue with:\n"
+            f"  python experiments/sweep.py --resume --storage {path.parent} --name {path.name}",
+            file=sys.stderr,
+        )
+        return 130
+    from raysim.analysis import print_summary, write_report
+    from raysim.sweep.results import load_experiment
+
+    experiment = load_experiment(path)
+    print_summary(experiment)
+    if not args.no_report:
+        print(f"report: {write_report(experiment)}")
+    print(f"results: {path}")
+    return 1 if run.results.num_errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""The report's figures, each written as a PNG.
+
+Figures are matplotlib ``Figure`` objects rendered by the Agg canvas directly
+(no pyplot, so no global backend or GUI state). Every function returns the file
+it wrote, or None when the sweep lacks what the figure needs (e.g. no heatmap
+keys, nothing varied).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from raysim.analysis.tables import display, finished, summarize
+from raysim.sweep.results import CONFIG, Experiment
+
+MAX_LINES = 10  # convergence curves drawn (the best configurations)
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path
+
+
+def _ordered(values: pd.Series) -> list:
+    """Distinct values, numbers in numeric order, the rest as text."""
+    distinct = list(dict.fromkeys(values))
+    try:
+        return sorted(distinct)
+    except TypeError:
+        return sorted(distinct, key=str)
+
+
+def heatmaps(exp: Experiment, out: Path) -> Path | None:
+    """Final metric over report.heatmap x × y (mean over all else), one panel per facet value."""
+    spec = exp.sweep.spec.report.heatmap
+    trials = finished(exp)
+    if spec is None or trials.empty:
+        return None
+    x, y = CONFIG + spec.x, CONFIG + spec.y
+    facet = CONFIG + spec.facet if spec.facet else None
+    panels = _ordered(trials[facet]) if facet else [None]
+    xs, ys = _ordered(trials[x]), _ordered(trials[y])
+    fig = Figure(figsize=(1.6 + 2.6 * len(panels), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    scores = trials[exp.metric].astype(float)
+    vmin, vmax = np.nanmin(scores), np.nanmax(scores)
+    for ax, value in zip(axes[0], panels, strict=True):
+        part = trials if facet is None else trials[trials[facet] == value]
+        grid = np.full((len(ys), len(xs)), np.nan)
+        for (xv, yv), group in part.groupby([x, y], dropna=False):
+            grid[ys.index(yv), xs.index(xv)] = group[exp.metric].astype(float).mean()
+        image = ax.imshow(grid, origin="lower", cmap="viridis", vmin=vmin, vmax=vmax)
+        for (i, j), v in np.ndenumerate(grid):
+            if not np.isnan(v):
+                ax.text(j, i, f"{v:.3f}", ha="center", va="center", color="w", fontsize=9)
+        ax.set_xticks(range(len(xs)), [display(v) for v in xs])
+        ax.set_yticks(range(len(ys)), [display(v) for v in ys])
+        ax.set_xlabel(exp.label(spec.x))
+        ax.set_ylabel(exp.label(spec.y))
+        if facet:
+            ax.set_title(f"{exp.label(spec.facet)} = {display(value)}")
+    fig.colorbar(image, ax=axes[0].tolist(), label=exp.metric, shrink=0.85)
+    fig.suptitle(f"final {exp.metric} (mean over the other settings)")
+    return _save(fig, out / "heatmap.png")
+
+
+def convergence(exp: Experiment, out: Path) -> Path | None:
+    """Metric over rounds per configuration (mean ± std over seeds), the best few."""
+    hist = exp.history
+    if hist.empty or exp.metric not in hist:
+        return None
+    evaluated = hist[hist["round"] == hist["eval_round"]] if "eval_round" in hist else hist
+    keys = exp.varying_keys()
+    configs = exp.trials.set_index("trial_id")[[CONFIG + k for k in keys]]
+    data = evaluated.join(configs, on="trial_id")
+    table = summarize(exp).head(MAX_LINES)
+    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
+    ax = fig.subplots()
+    for _, row in table.iterrows():
+        mask = np.ones(len(data), dtype=bool)
+        for k in keys:
+            col = data[CONFIG + k]
+            mask &= (col.isna() & pd.isna(row[k])) | (col == row[k])
+        curve = data[mask].groupby("round")[exp.metric].agg(["mean", "std"])
+        label = ", ".join(f"{exp.label(k)}={display(row[k])}" for k in keys) or "all trials"
+        ax.plot(curve.index, curve["mean"], marker=".", label=label)
+        ax.fill_between(curve.index, curve["mean"] - curve["std"], curve["mean"] + curve["std"],
+                        alpha=0.15)  # fmt: skip
+    ax.set_xlabel("round")
+    ax.set_ylabel(exp.metric)
+    title = "convergence (mean ± std over seeds)"
+    if len(summarize(exp)) > MAX_LINES:
+        title += f", best {MAX_LINES} configurations"
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="best")
+    return _save(fig, out / "convergence.png")
+
+
+def ablation_bars(exp: Experiment, out: Path) -> Path | None:
+    """Final metric per value of each varying key (mean ± std over all other settings)."""
+    trials = finished(exp)
+    keys = exp.varying_keys()
+    if trials.empty or not keys:
+        return None
+    cols = min(3, len(keys))
+    rows = -(-len(keys) // cols)
+    fig = Figure(figsize=(4.2 * cols, 3.3 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax, key in zip(axes.flat, keys, strict=False):
+        values = _ordered(trials[CONFIG + key])
+        stats = [trials[trials[CONFIG + key] == v][exp.metric].astype(float) for v in values]
+        means = [s.mean() for s in stats]
+        stds = [s.std(ddof=1) if len(s) > 1 else 0.0 for s in stats]
+        ax.bar(range(len(values)), means, yerr=stds, capsize=3, color="tab:blue", alpha=0.8)
+        ax.set_xticks(range(len(values)), [display(v) for v in values], rotation=30, ha="right")
+        ax.set_title(exp.label(key))
+        ax.set_ylabel(exp.metric)
+        low = np.nanmin(np.array(means) - np.array(stds))
+        ax.set_ylim(bottom=max(0.0, low - 0.05 * abs(low)))
+    for ax in list(axes.flat)[len(keys) :]:
+        ax.axis("off")
+    fig.suptitle(f"final {exp.metric} by setting (mean ± std over the other settings)")
+    return _save(fig, out / "ablation.png")
+
+
+def communication(exp: Experiment, out: Path) -> Path | None:
+    """Total bytes communicated vs final metric, one point per trial."""
+    trials = finished(exp)
+    if trials.empty or "bytes" not in trials:
+        return None
+    keys = exp.varying_keys()
+    heat = exp.sweep.spec.report.heatmap
+    color_key = heat.x if heat and heat.x in keys else (keys[0] if keys else None)
+    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
+    ax = fig.subplots()
+    groups = trials.groupby(CONFIG + color_key, dropna=False) if color_key else [(None, trials)]
+    for value, group in groups:
+        label = f"{exp.label(color_key)}={display(value)}" if color_key else None
+        ax.scatter(group["bytes"] / 1e6, group[exp.metric].astype(float), label=label, alpha=0.8)
+    ax.set_xlabel("data communicated per trial (MB, down + up)")
+    ax.set_ylabel(f"final {exp.metric}")
+    ax.set_xscale("log")
+    if color_key:
+        ax.legend(fontsize=8)
+    ax.set_title("communication vs final metric")
+    return _save(fig, out / "communication.png")

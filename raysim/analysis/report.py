@@ -1,0 +1,79 @@
+"""The sweep report: Markdown tables (mean ± std over seeds per configuration, the best
+configuration, every trial) and the figures of :mod:`raysim.analysis.plots`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from raysim.analysis import plots
+from raysim.analysis.tables import best, display, formatted, markdown, summarize
+from raysim.sweep.results import CONFIG, Experiment, load_experiment
+
+FIGURES = (
+    ("Final metric over client fraction × supervision ratio", plots.heatmaps),
+    ("Convergence over rounds", plots.convergence),
+    ("Ablation: final metric per setting", plots.ablation_bars),
+    ("Communication vs metric", plots.communication),
+)
+
+
+def _trials_table(exp: Experiment) -> pd.DataFrame:
+    trials = exp.trials
+    out = pd.DataFrame(
+        {
+            "trial": trials["trial_id"],
+            "status": trials["status"],
+            "node": trials.get("node_id", pd.Series(dtype=str)).astype(str).str[:8],
+            "rounds": trials.get("rounds", pd.Series(dtype=float)).map(display),
+            exp.metric: trials.get(exp.metric, pd.Series(dtype=float)).map(display),
+        }
+    )
+    for key in [*exp.varying_keys(), *exp.sweep.spec.report.replicates]:
+        if CONFIG + key in trials:
+            out[exp.label(key)] = trials[CONFIG + key].map(display)
+    return out
+
+
+def _header(exp: Experiment) -> list[str]:
+    spec = exp.sweep.spec
+    counts = exp.trials["status"].value_counts().to_dict()
+    status = ", ".join(f"{v} {k.lower()}" for k, v in sorted(counts.items()))
+    lines = [f"# Sweep report: {exp.sweep.name}", ""]
+    if spec.description:
+        lines += [spec.description.strip(), ""]
+    lines += [
+        f"- experiment: `{exp.path}`",
+        f"- trials: {len(exp.trials)} ({status})",
+        f"- metric: `{exp.metric}` ({spec.tune.mode}), the latest evaluation of each trial",
+        f"- scheduler: {spec.tune.scheduler.name}",
+        "",
+    ]
+    return lines
+
+
+def write_report(experiment: Experiment | str | Path, out: str | Path | None = None) -> Path:
+    """Write ``report.md`` and its PNG figures to `out` (default: EXPERIMENT/report)."""
+    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    out = Path(out) if out is not None else exp.path / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    table = summarize(exp)
+    lines = _header(exp)
+    lines += ["## Results per configuration (mean ± std over seeds)", ""]
+    lines += [markdown(formatted(exp, table)), ""]
+    top = best(exp, table)
+    if top is not None:
+        lines += ["## Best configuration", ""]
+        lines += [f"- {exp.label(k)}: `{display(top[k])}`" for k in exp.varying_keys()]
+        std = top[f"{exp.metric}_std"]
+        spread = "" if pd.isna(std) else f" ± {std:.4f}"
+        lines += [f"- {exp.metric}: {top[exp.metric]:.4f}{spread} over {int(top['n'])} runs", ""]
+    for title, figure in FIGURES:
+        path = figure(exp, out)
+        if path is not None:
+            lines += [f"## {title}", "", f"![{title}]({path.name})", ""]
+    lines += ["## Trials", "", markdown(_trials_table(exp)), ""]
+    report = out / "report.md"
+    report.write_text("\n".join(lines))
+    return report

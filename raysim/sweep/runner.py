@@ -1,0 +1,189 @@
+"""Run a sweep with Ray Tune: build the Tuner from a :class:`Sweep`, or restore one.
+
+The experiment directory (``storage/name``) holds Tune's state and results plus
+the sweep as it was started (``raysim_sweep.yaml``), so ``resume`` needs only the
+directory. Data the trials share (the procedural corpus' feature store) is built
+once here, before any trial starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ray
+import yaml
+from ray import tune
+
+from raysim.config import ConfigError, parse_config
+from raysim.sweep.live import LiveView
+from raysim.sweep.space import param_space
+from raysim.sweep.spec import Sweep, parse_sweep
+from raysim.sweep.trainable import make_trainable
+
+SPEC_FILE = "raysim_sweep.yaml"
+DEFAULT_STORAGE = Path("results") / "sweeps"
+
+
+@dataclass
+class SweepRun:
+    """A finished (or interrupted) call of :func:`run_sweep`."""
+
+    path: Path
+    results: tune.ResultGrid
+    unfinished: int  # trials neither terminated nor errored (e.g. after SIGINT)
+
+    @property
+    def interrupted(self) -> bool:
+        return self.unfinished > 0
+
+
+def connect(address: str | None = None) -> None:
+    """Join the Ray cluster at `address` (or $RAY_ADDRESS); without either start a local one."""
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = {
+        "include_dashboard": False,
+        "configure_logging": False,
+        "log_to_driver": False,
+    }
+    # "local": never join a cluster just because one was started on this machine before
+    ray.init(address=address or os.environ.get("RAY_ADDRESS") or "local", **kwargs)
+
+
+def prepare_data(config: dict[str, Any]) -> dict[str, Any]:
+    """Make the base config's data ready for trials on any node.
+
+    The procedural corpus is generated and extracted once, here, and trials read
+    the resulting store as ``data.source: feature_store``; relative paths are made
+    absolute (trials run in their own directories). On a multi-node cluster the
+    cache (``data.cache_dir`` or $RAYSIM_CACHE) and data paths must be shared storage.
+    """
+    from raysim.data.feature_sources import ProceduralSERParams, procedural_store
+
+    out = copy.deepcopy(config)
+    data = out.setdefault("data", {})
+    if data.get("source") == "procedural_ser":
+        params = ProceduralSERParams.model_validate({k: data[k] for k in data if k != "source"})
+        store = procedural_store(params, progress=True)
+        out["data"] = {
+            "source": "feature_store",
+            "path": str(Path(store).resolve()),
+            "held_out": params.held_out.model_dump(),
+            "partition": params.partition.model_dump(),
+        }
+    elif isinstance(data.get("path"), str):
+        data["path"] = str(Path(data["path"]).expanduser().resolve())
+    if out.get("init_checkpoint"):
+        out["init_checkpoint"] = str(Path(out["init_checkpoint"]).expanduser().resolve())
+    return out
+
+
+def _callbacks(sweep: Sweep, path: Path, live: bool) -> list[tune.Callback]:
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+
+    spec = sweep.spec
+    callbacks: list[tune.Callback] = [JsonLoggerCallback(), CSVLoggerCallback()]
+    if spec.logging.tensorboard:
+        callbacks.append(TBXLoggerCallback())
+    mlflow = spec.logging.mlflow_spec()
+    if mlflow is not None:
+        if importlib.util.find_spec("mlflow") is None:
+            raise ConfigError(
+                "logging.mlflow: MLflow logging needs the mlflow package "
+                "(pip install mlflow), or set logging.mlflow: false"
+            )
+        from ray.air.integrations.mlflow import MLflowLoggerCallback
+
+        callbacks.append(
+            MLflowLoggerCallback(
+                tracking_uri=mlflow.tracking_uri or (path / "mlruns").as_uri(),
+                experiment_name=mlflow.experiment_name or sweep.name,
+            )
+        )
+    if live:
+        rounds = parse_config(spec.config).rounds
+        callbacks.append(LiveView(spec.tune.metric, spec.tune.mode, rounds))
+    return callbacks
+
+
+def _trial_dirname(trial: Any) -> str:
+    return f"trial_{trial.trial_id}"
+
+
+def experiment_path(storage: str | Path, name: str) -> Path:
+    """The absolute experiment directory `storage/name`."""
+    return Path(storage).expanduser().resolve() / name
+
+
+def saved_sweep(path: str | Path) -> Sweep:
+    """The sweep an experiment directory was started with."""
+    file = Path(path) / SPEC_FILE
+    if not file.is_file():
+        raise ConfigError(f"{path}: not a raysim sweep experiment (no {SPEC_FILE})")
+    return parse_sweep(yaml.safe_load(file.read_text()))
+
+
+def run_sweep(
+    sweep: Sweep,
+    path: str | Path,
+    *,
+    resume: bool = False,
+    address: str | None = None,
+    live: bool = True,
+) -> SweepRun:
+    """Run `sweep` into the experiment directory `path` (or continue it, with `resume`).
+
+    Resuming skips finished trials, continues unfinished ones from their latest
+    checkpoint and retries errored ones from theirs.
+    """
+    path = Path(path).expanduser().resolve()
+    spec_file = path / SPEC_FILE
+    if resume:
+        if not tune.Tuner.can_restore(str(path)):
+            raise ConfigError(f"--resume: no sweep state to resume in {path}")
+    elif spec_file.exists():
+        raise ConfigError(f"{path} already holds a sweep: resume it or choose another name")
+    callbacks = _callbacks(sweep, path, live)  # fails here if a logger is missing
+    path.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        spec_file.write_text(yaml.safe_dump(sweep.to_dict(), sort_keys=False))
+    connect(address)
+    # checkpoints force small state snapshots; their cost is no news on every run
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    spec = sweep.spec
+    trainable = make_trainable(prepare_data(spec.config), spec.tune.metric, spec.trial)
+    if resume:  # the restored Tuner keeps its RunConfig, callbacks included
+        tuner = tune.Tuner.restore(
+            str(path), trainable, resume_unfinished=True, resume_errored=True
+        )
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            param_space=param_space(sweep.dims),
+            tune_config=tune.TuneConfig(
+                metric=spec.tune.metric,
+                mode=spec.tune.mode,
+                num_samples=spec.tune.num_samples,
+                max_concurrent_trials=spec.tune.max_concurrent_trials,
+                scheduler=spec.tune.scheduler.build(spec.tune.metric, spec.tune.mode),
+                trial_dirname_creator=_trial_dirname,
+            ),
+            run_config=tune.RunConfig(
+                name=path.name,
+                storage_path=str(path.parent),
+                callbacks=callbacks,
+                verbose=0,
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+                failure_config=tune.FailureConfig(max_failures=spec.trial.max_failures),
+            ),
+        )
+    results = tuner.fit()
+    # After SIGINT Tune stops the running trials, so count from the state it saved before.
+    saved = tune.ExperimentAnalysis(str(path)).trials
+    unfinished = sum(t.status not in ("TERMINATED", "ERROR") for t in saved)
+    return SweepRun(path, results, unfinished)

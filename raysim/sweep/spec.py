@@ -1,0 +1,257 @@
+"""The sweep file: a base simulation config, a search space and how Tune runs it.
+
+Everything is validated on load, before Ray starts: the file's own sections
+(unknown keys are errors), every trial config the space can produce (see
+:mod:`raysim.sweep.space`), the scheduler's arguments and the report's keys.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import ConfigDict, Field, ValidationError
+
+from raysim.config import ConfigError, Section, merge, parse_config, parse_overrides
+from raysim.sweep.space import Dimension, overrides, parse_space, validate_space
+
+# Config keys a sweep sets itself, per trial: the placement group decides the engine's
+# workers, and Tune owns checkpoints.
+RESERVED_KEYS = {
+    "engine.num_workers": "trial.workers",
+    "engine.worker_cpus": "trial.worker_cpus",
+    "engine.worker_gpus": "trial.worker_gpus",
+    "checkpoint.dir": "trial.checkpoint_every (Tune keeps the checkpoints)",
+    "checkpoint.every": "trial.checkpoint_every (Tune keeps the checkpoints)",
+}
+# Corpus parameters of the procedural source: its store is built once, before the trials.
+CORPUS_KEYS = ("n_speakers", "utterances_per_speaker_per_emotion", "sample_rate", "feature_set")
+SCHEDULERS = {
+    "fifo": "FIFOScheduler",
+    "asha": "AsyncHyperBandScheduler",
+    "median": "MedianStoppingRule",
+    "hyperband": "HyperBandScheduler",
+}
+
+
+class SchedulerSpec(Section):
+    """A Tune trial scheduler by name; other keys are its constructor's arguments."""
+
+    model_config = ConfigDict(extra="allow")
+    name: Literal["fifo", "asha", "median", "hyperband"] = "fifo"
+
+    def kwargs(self) -> dict[str, Any]:
+        """Constructor arguments (time is counted in rounds unless set)."""
+        if self.name == "fifo":
+            return dict(self.model_extra or {})
+        return {"time_attr": "training_iteration", **(self.model_extra or {})}
+
+    def scheduler_class(self) -> type:
+        from ray.tune import schedulers
+
+        return getattr(schedulers, SCHEDULERS[self.name])
+
+    def grace_period(self) -> float | None:
+        """The first round at which the scheduler compares trials (None: no such notion)."""
+        param = inspect.signature(self.scheduler_class()).parameters.get("grace_period")
+        return None if param is None else self.kwargs().get("grace_period", param.default)
+
+    def build(self, metric: str, mode: str) -> Any:
+        """The scheduler object (ConfigError naming a bad argument)."""
+        cls = self.scheduler_class()
+        kwargs = self.kwargs()
+        unknown = set(kwargs) - set(inspect.signature(cls).parameters)
+        if unknown:
+            raise ConfigError(f"tune.scheduler.{sorted(unknown)[0]}: not an argument of {cls}")
+        if self.name == "fifo":
+            return cls(**kwargs)
+        try:
+            return cls(metric=metric, mode=mode, **kwargs)
+        except (TypeError, ValueError, AssertionError) as err:
+            raise ConfigError(f"tune.scheduler ({self.name}): {err}") from None
+
+
+class TuneSpec(Section):
+    """What Tune optimises and how many trials it runs."""
+
+    metric: str = Field("eval_accuracy", description="a reported key, e.g. eval_uar")
+    mode: Literal["max", "min"] = "max"
+    num_samples: int = Field(1, ge=1, description="repeats of the grid (sampled keys redrawn)")
+    max_concurrent_trials: int | None = Field(None, ge=1, description="default: as fit")
+    scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
+
+
+class TrialSpec(Section):
+    """Resources of one trial: a placement group holding its driver, aggregator and workers."""
+
+    workers: int = Field(1, ge=1, description="engine workers (one bundle each)")
+    worker_cpus: float = Field(0.25, gt=0)
+    worker_gpus: float = Field(0.0, ge=0)
+    driver_cpus: float = Field(0.25, gt=0, description="the trial function and its aggregator")
+    placement_strategy: Literal["STRICT_PACK", "PACK", "SPREAD", "STRICT_SPREAD"] = Field(
+        "STRICT_PACK", description="STRICT_PACK keeps a trial on one node"
+    )
+    checkpoint_every: int = Field(5, ge=1, description="rounds between Tune checkpoints")
+    max_failures: int = Field(1, ge=0, description="retries of a failed trial")
+
+
+class MLflowSpec(Section):
+    """MLflow tracking through Tune's MLflowLoggerCallback."""
+
+    tracking_uri: str | None = Field(None, description="default: file store in the experiment")
+    experiment_name: str | None = Field(None, description="default: the sweep's name")
+
+
+class LoggingSpec(Section):
+    """Loggers besides Tune's JSON/CSV results."""
+
+    tensorboard: bool = True
+    mlflow: bool | MLflowSpec = False
+
+    def mlflow_spec(self) -> MLflowSpec | None:
+        """The MLflow settings, or None when MLflow logging is off."""
+        if self.mlflow is True:
+            return MLflowSpec()
+        return self.mlflow or None
+
+
+class HeatmapSpec(Section):
+    """Final metric over two config keys, one heatmap per value of `facet`."""
+
+    x: str
+    y: str
+    facet: str | None = None
+
+
+class ReportSpec(Section):
+    """How the analysis report names and groups config keys."""
+
+    labels: dict[str, str] = Field(default_factory=dict, description="dotted key -> label")
+    replicates: list[str] = Field(
+        default_factory=lambda: ["seed"], description="keys averaged over (mean ± std)"
+    )
+    heatmap: HeatmapSpec | None = None
+
+
+class SweepSpec(Section):
+    """A whole sweep file."""
+
+    name: str | None = Field(None, description="experiment name (default: the file's stem)")
+    description: str = ""
+    config: dict[str, Any] = Field(default_factory=dict, description="the base simulation")
+    space: dict[str, Any] = Field(default_factory=dict)
+    tune: TuneSpec = Field(default_factory=TuneSpec)
+    trial: TrialSpec = Field(default_factory=TrialSpec)
+    logging: LoggingSpec = Field(default_factory=LoggingSpec)
+    report: ReportSpec = Field(default_factory=ReportSpec)
+
+
+@dataclass
+class Sweep:
+    """A validated sweep: the spec as written, and its parsed search space."""
+
+    spec: SweepSpec
+    dims: list[Dimension]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name or "sweep"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as plain data (what is saved beside the results)."""
+        return self.spec.model_dump(mode="json", exclude_none=True)
+
+
+def _format(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        value = e.get("input")
+        shown = "" if isinstance(value, dict) else f" (got {value!r})"
+        lines.append(f"{key}: {e['msg']}{shown}")
+    return "invalid sweep:\n  " + "\n  ".join(lines)
+
+
+def _has_path(data: Any, dotted: str) -> bool:
+    for key in dotted.split("."):
+        if not isinstance(data, dict) or key not in data:
+            return False
+        data = data[key]
+    return True
+
+
+def _check_reserved(spec: SweepSpec, dims: list[Dimension]) -> None:
+    for key, instead in RESERVED_KEYS.items():
+        if _has_path(spec.config, key):
+            raise ConfigError(f"config.{key}: set by the sweep; use {instead}")
+        for dim in dims:
+            if any(_has_path(overrides({dim.key: v}), key) for v in dim.candidates()):
+                raise ConfigError(f"space.{dim.key}: sets {key}, set by the sweep; use {instead}")
+    if parse_config(spec.config).engine.mode != "pool":
+        raise ConfigError("config.engine.mode: sweeps run the worker pool mode only")
+    data = spec.config.get("data", {})
+    if data.get("source") == "procedural_ser":
+        for dim in dims:
+            for corpus_key in CORPUS_KEYS:
+                if _has_path(overrides({dim.key: dim.candidates()[0]}), f"data.{corpus_key}"):
+                    raise ConfigError(
+                        f"space.{dim.key}: the procedural corpus is built once before the "
+                        f"trials; data.{corpus_key} cannot be swept"
+                    )
+
+
+def _check_report_keys(spec: SweepSpec, dims: list[Dimension]) -> None:
+    heat = spec.report.heatmap
+    keys = [*spec.report.replicates, *([heat.x, heat.y, heat.facet] if heat else [])]
+    for key in filter(None, keys):
+        candidates = [spec.config, parse_config(spec.config).model_dump()]
+        candidates += [overrides({d.key: d.candidates()[0]}) for d in dims]
+        if not any(_has_path(c, key) for c in candidates):
+            raise ConfigError(f"report: {key!r} is neither swept nor a key of the config")
+
+
+def _check_scheduler(spec: SweepSpec) -> None:
+    tune = spec.tune
+    tune.scheduler.build(tune.metric, tune.mode)
+    grace = tune.scheduler.grace_period()
+    if grace is None or not tune.metric.startswith("eval_"):
+        return
+    config = parse_config(spec.config)
+    first = config.eval.every or config.rounds
+    if grace < first:
+        raise ConfigError(
+            f"tune.scheduler.grace_period: {grace} is before the first evaluation "
+            f"(round {first}, config.eval.every); the scheduler would compare no metric"
+        )
+
+
+def parse_sweep(data: dict[str, Any], default_name: str = "sweep") -> Sweep:
+    """Validate a sweep given as a dict (ConfigError naming the key at fault)."""
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format(err)) from None
+    if spec.name is None:
+        spec.name = default_name
+    dims = parse_space(spec.space)
+    validate_space(spec.config, dims)
+    _check_reserved(spec, dims)
+    _check_scheduler(spec)
+    _check_report_keys(spec, dims)
+    return Sweep(spec, dims)
+
+
+def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
+    """Read a sweep YAML file and apply dotted overrides (e.g. `config.rounds=5`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"sweep file not found: {path}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    data = merge(copy.deepcopy(data), parse_overrides(overrides or []))
+    return parse_sweep(data, default_name=path.stem)

@@ -1,0 +1,256 @@
+"""Sweeps on Ray Tune: search-space validation, SIGINT + --resume, a two-node cluster, the report.
+
+Sweeps start their own Ray (a local one, or a `ray.cluster_utils.Cluster`), so they
+run in subprocesses, apart from the session's shared instance.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from raysim.config import ConfigError, parse_config
+from raysim.sweep import parse_sweep
+from raysim.sweep.space import apply
+
+REPO = Path(__file__).resolve().parents[1]
+SWEEP_CLI = [sys.executable, str(REPO / "experiments" / "sweep.py")]
+REPORT_CLI = [sys.executable, str(REPO / "analysis" / "report.py")]
+
+TINY = {
+    "name": "tiny",
+    "config": {
+        "rounds": 3,
+        "task": {"name": "feature_classification", "hidden": [16]},
+        "data": {
+            "source": "synthetic_features",
+            "dim": 8,
+            "n_train": 800,
+            "n_test": 200,
+            "partition": {"name": "iid", "n_clients": 8},
+        },
+        "sampling": {"fraction": 0.5},
+        "local": {"optimizer": {"name": "sgd", "lr": 0.05}, "batch_size": 16},
+        "eval": {"every": 1},
+    },
+    "space": {"seed": {"grid": [0, 1]}},
+    "tune": {"metric": "eval_accuracy", "mode": "max"},
+    "trial": {"workers": 1, "worker_cpus": 0.25, "driver_cpus": 0.25, "checkpoint_every": 5},
+}
+
+
+def sweep_spec(**sections) -> dict:
+    """TINY with some sections replaced."""
+    return {**copy.deepcopy(TINY), **sections}
+
+
+# -- validation (no Ray) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("space", "named"),
+    [
+        ({"local.optimiser.lr": {"grid": [0.1]}}, "local.optimiser"),  # unknown key
+        ({"task.hiden": {"grid": [[8]]}}, "task.hiden"),  # unknown task key
+        ({"sampling.fraction": {"grid": []}}, "space.sampling.fraction.grid"),  # empty grid
+        ({"local.batch_size": {"grid": [16, "big"]}}, "local.batch_size"),  # wrong type
+        ({"sampling.fraction": {"choice": [0.5, 1.5]}}, "sampling.fraction"),  # out of range
+        ({"local.optimizer.lr": {"loguniform": [0, 0.1]}}, "space.local.optimizer.lr"),
+        ({"seed": {"randint": [5, 2]}}, "space.seed.randint"),
+        ({"seed": [0, 1]}, "space.seed"),  # no domain
+        ({"engine.num_workers": {"grid": [2]}}, "engine.num_workers"),  # the sweep sets it
+    ],
+)
+def test_bad_search_space_is_rejected_naming_the_key(space, named):
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        parse_sweep(sweep_spec(space=space))
+
+
+def test_bad_sweep_sections_and_scheduler_are_rejected():
+    with pytest.raises(ConfigError, match=r"tune\.metrc"):
+        parse_sweep(sweep_spec(tune={"metrc": "eval_loss"}))
+    with pytest.raises(ConfigError, match=r"tune\.scheduler\.grace"):
+        parse_sweep(sweep_spec(tune={"scheduler": {"name": "asha", "grace": 2}}))
+    late_eval = sweep_spec(tune={"scheduler": {"name": "asha", "grace_period": 1}})
+    late_eval["config"]["eval"] = {"every": 2}
+    with pytest.raises(ConfigError, match=r"grace_period.*first evaluation"):
+        parse_sweep(late_eval)
+
+
+def test_space_sections_and_combinations_are_validated_and_applied():
+    space = {
+        "local.optimizer": {"grid": [{"name": "sgd", "lr": 0.1}, {"name": "adam", "lr": 1e-3}]},
+        "sampling.fraction": {"uniform": [0.25, 1.0]},
+        "seed": {"grid": [0, 1]},
+    }
+    sweep = parse_sweep(sweep_spec(space=space))
+    assert [d.key for d in sweep.dims] == ["local.optimizer", "sampling.fraction", "seed"]
+    trial = apply(sweep.spec.config, {"local.optimizer": {"name": "adam", "lr": 1e-3}})
+    local = parse_config(trial).local
+    assert (local.optimizer.name, local.optimizer.lr, local.batch_size) == ("adam", 1e-3, 16)
+    # each value is fine alone (semi_ser needs threshold_end >= threshold_start): only
+    # one combination is invalid
+    semi = sweep_spec(space={
+        "task.threshold_start": {"grid": [0.5, 0.8]},
+        "task.threshold_end": {"grid": [0.9, 0.7]},
+    })  # fmt: skip
+    semi["config"]["task"] = {"name": "semi_ser"}
+    with pytest.raises(ConfigError, match=r"combination \(task\.threshold_start=0\.8, task\.thr"):
+        parse_sweep(semi)
+
+
+def test_cli_rejects_a_bad_space_before_starting_ray(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump(sweep_spec(space={"sampling.fractoin": {"grid": [0.5]}})))
+    storage = tmp_path / "runs"
+    cmd = [*SWEEP_CLI, "--config", str(config), "--storage", str(storage)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "sampling.fractoin" in proc.stderr
+    assert not storage.exists()  # no experiment, no trial
+
+
+# -- SIGINT and --resume --------------------------------------------------------------
+
+
+def _rows(trial_dir: Path) -> list[dict]:
+    file = trial_dir / "result.json"
+    text = file.read_text() if file.exists() else ""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _finished(rows: list[dict]) -> bool:
+    return bool(rows) and rows[-1]["round"] == rows[-1]["config"]["rounds"]
+
+
+@pytest.fixture(scope="module")
+def resumed(tmp_path_factory) -> dict:
+    """A sweep of 2 short (3 rounds) and 2 long (40 rounds) trials, interrupted by SIGINT
+    once a short one has finished and a long one has a checkpoint, then resumed."""
+    root = tmp_path_factory.mktemp("resume")
+    spec = sweep_spec(space={"rounds": {"grid": [3, 40]}, "seed": {"grid": [0, 1]}})
+    spec["report"] = {"heatmap": {"x": "rounds", "y": "seed"}}
+    config = root / "resume.yaml"
+    config.write_text(yaml.safe_dump(spec))
+    path = root / "runs" / "exp"
+    base = [*SWEEP_CLI, "--storage", str(path.parent), "--name", "exp"]
+    log = (root / "first.log").open("w")
+    first = subprocess.Popen([*base, "--config", str(config)], stdout=log, stderr=log)
+    deadline = time.monotonic() + 300
+    while True:
+        assert first.poll() is None, (root / "first.log").read_text()[-3000:]
+        assert time.monotonic() < deadline, "no trial finished in time"
+        before = {d.name: _rows(d) for d in path.glob("trial_*")}
+        done = [t for t, rows in before.items() if _finished(rows)]
+        with_checkpoint = [
+            t for t, rows in before.items() if not _finished(rows) and len(rows) >= 5
+        ]
+        if done and with_checkpoint:
+            break
+        time.sleep(0.1)
+    first.send_signal(signal.SIGINT)
+    first_rc = first.wait(timeout=180)
+    log.close()
+    finished = {d.name: (d / "result.json").read_bytes() for d in path.glob("trial_*")}
+    finished = {t: data for t, data in finished.items() if _finished(_rows(path / t))}
+    second = subprocess.run(
+        [*base, "--resume"], capture_output=True, text=True, timeout=300, check=False
+    )
+    return {
+        "path": path,
+        "first_rc": first_rc,
+        "first_log": (root / "first.log").read_text(),
+        "before": before,
+        "finished": finished,
+        "with_checkpoint": with_checkpoint,
+        "second": second,
+    }
+
+
+def test_sigint_then_resume_runs_the_same_trials_and_repeats_none(resumed):
+    path, second = resumed["path"], resumed["second"]
+    assert resumed["first_rc"] == 130, resumed["first_log"][-3000:]
+    assert "--resume" in resumed["first_log"]
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    finished = resumed["finished"]
+    assert 1 <= len(finished) < 4  # stopped mid-way
+    after = {d.name: _rows(d) for d in path.glob("trial_*")}
+    assert len(after) == 4 and set(resumed["before"]) <= set(after)  # the same trials
+    for trial, rows in after.items():
+        rounds = rows[-1]["config"]["rounds"]
+        assert sorted({r["round"] for r in rows}) == list(range(1, rounds + 1)), trial
+    for trial, data in finished.items():  # not run again: results untouched
+        assert (path / trial / "result.json").read_bytes() == data
+        assert len(after[trial]) == after[trial][-1]["config"]["rounds"]
+    for trial in resumed["with_checkpoint"]:  # continued from its checkpoint, not from round 1
+        before = resumed["before"][trial]
+        rows = after[trial]
+        assert rows[: len(before)] == before
+        assert [r["round"] for r in rows].count(1) == 1
+
+
+def test_report_writes_markdown_tables_and_plots(resumed):
+    path = resumed["path"]
+    proc = subprocess.run([*REPORT_CLI, str(path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "eval_accuracy" in proc.stdout  # the printed table
+    report = path / "report" / "report.md"
+    text = report.read_text()
+    assert "## Results per configuration" in text and "## Best configuration" in text
+    assert " ± " in text  # mean ± std over the two seeds
+    for png in ("heatmap.png", "convergence.png", "ablation.png", "communication.png"):
+        assert f"]({png})" in text
+        assert (report.parent / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- a two-node cluster ----------------------------------------------------------------
+
+CLUSTER_SCRIPT = """
+import json, sys
+import ray
+from ray.cluster_utils import Cluster
+from raysim.sweep import parse_sweep, run_sweep
+from raysim.sweep.results import load_experiment
+
+spec, out = json.loads(sys.argv[1]), sys.argv[2]
+cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+try:
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, log_to_driver=False)
+    nodes = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
+    run_sweep(parse_sweep(spec), out, live=False)
+    trials = load_experiment(out).trials
+    print(json.dumps({"nodes": nodes, "trials": trials.to_dict("records")}, default=str))
+finally:
+    ray.shutdown()
+    cluster.shutdown()
+"""
+
+
+def test_two_node_cluster_places_trials_on_both_nodes(tmp_path):
+    # one trial fills a 1-CPU node: two at once must use both nodes
+    spec = sweep_spec(trial={"workers": 1, "worker_cpus": 0.5, "driver_cpus": 0.5})
+    with tempfile.TemporaryDirectory(prefix="rs") as ray_tmp:  # short: socket paths
+        env = {**os.environ, "RAY_TMPDIR": ray_tmp}  # keep the cluster's address file private
+        env.pop("RAY_ADDRESS", None)
+        proc = subprocess.run(
+            [sys.executable, "-c", CLUSTER_SCRIPT, json.dumps(spec), str(tmp_path / "exp")],
+            capture_output=True, text=True, timeout=300, env=env,
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(out["nodes"]) == 2
+    assert [t["status"] for t in out["trials"]] == ["TERMINATED"] * 2
+    assert all(t["rounds"] == 3 for t in out["trials"])
+    assert sorted(t["node_id"] for t in out["trials"]) == out["nodes"]
