@@ -93,3 +93,32 @@ def workload_file(name: str, given: str | None) -> Path:
 def emit(result: dict) -> None:
     """Print the result as one JSON line."""
     print(json.dumps(result), flush=True)
+
+
+def run_workload(
+    monitor: TreeMonitor, workload: str, config: dict, data, sampler, workers: int, metric: str,
+    **fields,
+) -> None:  # fmt: skip
+    """Start Ray, run the simulation, shut everything down, and emit the JSON line:
+    wall_s (process start → after Ray shutdown), run_s (the rounds alone, actors
+    started), peak memory of the whole process tree, the final metric."""
+    import ray
+
+    import raysim
+
+    ray.init(num_cpus=workers, include_dashboard=False, configure_logging=False)
+    sim = raysim.Simulation(config, data=data, sampler=sampler).wait_ready()
+    t0 = time.perf_counter()
+    result = sim.run(progress=False, shutdown=False)
+    run_s = time.perf_counter() - t0
+    sim.shutdown()
+    ray.shutdown()
+    monitor.sample()
+    monitor.stop()
+    emit({
+        "system": "raysim", "workload": workload, **fields,
+        "wall_s": round(monitor.wall_s(), 3), "run_s": round(run_s, 3),
+        "peak_rss_mb": round(monitor.peak_rss / 2**20, 1),
+        "peak_pss_mb": round(monitor.peak_pss / 2**20, 1),
+        "metric": round(result.metrics[metric], 4), "workers": workers,
+    })  # fmt: skip

@@ -7,17 +7,14 @@ tree, Ray's processes included), metric (final test SI-SNRi, dB, oracle slot),
 workers.
 """
 
-from _harness import TreeMonitor, emit, workload_file  # first: start the clock early
+from _harness import TreeMonitor, run_workload, workload_file  # first: start the clock early
 
 MON = TreeMonitor()
 
 import argparse  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-import ray  # noqa: E402
 
-import raysim  # noqa: E402
 from raysim.data.se_sources import NpzW2Params, npz_w2  # noqa: E402
 from raysim.engine.sampling import FixedSchedule  # noqa: E402
 
@@ -61,21 +58,7 @@ def main() -> None:
         lr, batch, epochs = float(f["lr"]), int(f["batch"]), int(f["epochs"])
     config = w2_config(str(path), rounds, lr, batch, epochs, a.workers)
     data = npz_w2(NpzW2Params(path=str(path)), seed=0)
-    ray.init(num_cpus=a.workers, include_dashboard=False, configure_logging=False)
-    sim = raysim.Simulation(config, data=data, sampler=FixedSchedule(schedule)).wait_ready()
-    t0 = time.perf_counter()
-    result = sim.run(progress=False, shutdown=False)
-    run_s = time.perf_counter() - t0
-    sim.shutdown()
-    ray.shutdown()
-    MON.sample()
-    MON.stop()
-    emit({
-        "system": "raysim", "workload": "w2", "wall_s": round(MON.wall_s(), 3),
-        "run_s": round(run_s, 3), "peak_rss_mb": round(MON.peak_rss / 2**20, 1),
-        "peak_pss_mb": round(MON.peak_pss / 2**20, 1),
-        "metric": round(result.metrics["si_snri"], 4), "workers": a.workers,
-    })  # fmt: skip
+    run_workload(MON, "w2", config, data, FixedSchedule(schedule), a.workers, "si_snri")
 
 
 if __name__ == "__main__":

@@ -9,17 +9,14 @@ usage: python benchmarks/w3.py [--n-clients 100000] [--workers 2]
 prints one JSON line like benchmarks/w1.py, plus n_clients.
 """
 
-from _harness import TreeMonitor, emit, shared_workloads  # first: start the clock early
+from _harness import TreeMonitor, run_workload, shared_workloads  # first: start the clock early
 
 MON = TreeMonitor()
 
 import argparse  # noqa: E402
-import time  # noqa: E402
 
-import ray  # noqa: E402
 from ray import cloudpickle  # noqa: E402
 
-import raysim  # noqa: E402
 from raysim.data.clients import GeneratedClients  # noqa: E402
 from raysim.data.sources import SourceData  # noqa: E402
 from raysim.engine.sampling import FixedSchedule  # noqa: E402
@@ -64,22 +61,16 @@ def main() -> None:
         "engine": {"num_workers": a.workers},
         "eval": {"every": 0},
     }
-    ray.init(num_cpus=a.workers, include_dashboard=False, configure_logging=False)
-    sim = raysim.Simulation(config, data=data, sampler=FixedSchedule(schedule)).wait_ready()
-    t0 = time.perf_counter()
-    result = sim.run(progress=False, shutdown=False)
-    run_s = time.perf_counter() - t0
-    sim.shutdown()
-    ray.shutdown()
-    MON.sample()
-    MON.stop()
-    emit({
-        "system": "raysim", "workload": "w3", "n_clients": a.n_clients,
-        "wall_s": round(MON.wall_s(), 3), "run_s": round(run_s, 3),
-        "peak_rss_mb": round(MON.peak_rss / 2**20, 1),
-        "peak_pss_mb": round(MON.peak_pss / 2**20, 1),
-        "metric": round(result.metrics["accuracy"], 4), "workers": a.workers,
-    })  # fmt: skip
+    run_workload(
+        MON,
+        "w3",
+        config,
+        data,
+        FixedSchedule(schedule),
+        a.workers,
+        "accuracy",
+        n_clients=a.n_clients,
+    )
 
 
 if __name__ == "__main__":
