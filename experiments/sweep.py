@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     print_summary(experiment)
     if not args.no_report:
         print(f"report: {write_report(experiment)}")
-    print(f"results: {path}")
+    print(f"results: {path}  (tensorboard --logdir {path})")
     return 1 if run.results.num_errors else 0
 
 

@@ -7,6 +7,7 @@ run in subprocesses, apart from the session's shared instance.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ import pytest
 import yaml
 
 from raysim.config import ConfigError, parse_config
-from raysim.sweep import parse_sweep
+from raysim.sweep import parse_sweep, run_sweep
 from raysim.sweep.space import apply
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,6 +119,14 @@ def test_cli_rejects_a_bad_space_before_starting_ray(tmp_path):
     assert proc.returncode == 2
     assert "sampling.fractoin" in proc.stderr
     assert not storage.exists()  # no experiment, no trial
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mlflow") is not None, reason="mlflow installed")
+def test_mlflow_logging_without_mlflow_fails_clearly_before_running(tmp_path):
+    sweep = parse_sweep(sweep_spec(logging={"mlflow": True}))
+    with pytest.raises(ConfigError, match=r"logging\.mlflow.*pip install mlflow"):
+        run_sweep(sweep, tmp_path / "exp")
+    assert not (tmp_path / "exp").exists()
 
 
 # -- SIGINT and --resume --------------------------------------------------------------

@@ -56,7 +56,9 @@ def heatmaps(exp: Experiment, out: Path) -> Path | None:
         image = ax.imshow(grid, origin="lower", cmap="viridis", vmin=vmin, vmax=vmax)
         for (i, j), v in np.ndenumerate(grid):
             if not np.isnan(v):
-                ax.text(j, i, f"{v:.3f}", ha="center", va="center", color="w", fontsize=9)
+                bright = (v - vmin) > 0.6 * (vmax - vmin)  # viridis is light at the top
+                ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=9,
+                        color="black" if bright else "white")  # fmt: skip
         ax.set_xticks(range(len(xs)), [display(v) for v in xs])
         ax.set_yticks(range(len(ys)), [display(v) for v in ys])
         ax.set_xlabel(exp.label(spec.x))
@@ -68,34 +70,54 @@ def heatmaps(exp: Experiment, out: Path) -> Path | None:
     return _save(fig, out / "heatmap.png")
 
 
-def convergence(exp: Experiment, out: Path) -> Path | None:
-    """Metric over rounds per configuration (mean ± std over seeds), the best few."""
+def _curves(exp: Experiment) -> list[tuple[str, pd.DataFrame]]:
+    """Per configuration (the best MAX_LINES): over evaluated rounds, the metric's mean
+    and std over seeds and the mean data communicated so far (column MB)."""
     hist = exp.history
     if hist.empty or exp.metric not in hist:
-        return None
+        return []
+    sent = (hist["bytes_down"] + hist["bytes_up"]).groupby(hist["trial_id"]).cumsum() / 1e6
+    hist = hist.assign(MB=sent)
     evaluated = hist[hist["round"] == hist["eval_round"]] if "eval_round" in hist else hist
     keys = exp.varying_keys()
     configs = exp.trials.set_index("trial_id")[[CONFIG + k for k in keys]]
     data = evaluated.join(configs, on="trial_id")
-    table = summarize(exp).head(MAX_LINES)
-    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
-    ax = fig.subplots()
-    for _, row in table.iterrows():
+    curves = []
+    for _, row in summarize(exp).head(MAX_LINES).iterrows():
         mask = np.ones(len(data), dtype=bool)
         for k in keys:
             col = data[CONFIG + k]
             mask &= (col.isna() & pd.isna(row[k])) | (col == row[k])
-        curve = data[mask].groupby("round")[exp.metric].agg(["mean", "std"])
+        curve = (
+            data[mask]
+            .groupby("round")
+            .agg(mean=(exp.metric, "mean"), std=(exp.metric, "std"), MB=("MB", "mean"))
+        )
         label = ", ".join(f"{exp.label(k)}={display(row[k])}" for k in keys) or "all trials"
+        curves.append((label, curve))
+    return curves
+
+
+def _title(exp: Experiment, text: str) -> str:
+    if len(summarize(exp)) > MAX_LINES:
+        text += f", best {MAX_LINES} configurations"
+    return text
+
+
+def convergence(exp: Experiment, out: Path) -> Path | None:
+    """Metric over rounds per configuration (mean ± std over seeds), the best few."""
+    curves = _curves(exp)
+    if not curves:
+        return None
+    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
+    ax = fig.subplots()
+    for label, curve in curves:
         ax.plot(curve.index, curve["mean"], marker=".", label=label)
-        ax.fill_between(curve.index, curve["mean"] - curve["std"], curve["mean"] + curve["std"],
-                        alpha=0.15)  # fmt: skip
+        low, high = curve["mean"] - curve["std"], curve["mean"] + curve["std"]
+        ax.fill_between(curve.index, low, high, alpha=0.15)
     ax.set_xlabel("round")
     ax.set_ylabel(exp.metric)
-    title = "convergence (mean ± std over seeds)"
-    if len(summarize(exp)) > MAX_LINES:
-        title += f", best {MAX_LINES} configurations"
-    ax.set_title(title)
+    ax.set_title(_title(exp, "convergence (mean ± std over seeds)"))
     ax.legend(fontsize=7, loc="best")
     return _save(fig, out / "convergence.png")
 
@@ -128,23 +150,20 @@ def ablation_bars(exp: Experiment, out: Path) -> Path | None:
 
 
 def communication(exp: Experiment, out: Path) -> Path | None:
-    """Total bytes communicated vs final metric, one point per trial."""
-    trials = finished(exp)
-    if trials.empty or "bytes" not in trials:
+    """Metric vs data communicated so far (down + up), per configuration (mean over seeds)."""
+    curves = _curves(exp)
+    if not curves:
         return None
-    keys = exp.varying_keys()
-    heat = exp.sweep.spec.report.heatmap
-    color_key = heat.x if heat and heat.x in keys else (keys[0] if keys else None)
-    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
+    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
     ax = fig.subplots()
-    groups = trials.groupby(CONFIG + color_key, dropna=False) if color_key else [(None, trials)]
-    for value, group in groups:
-        label = f"{exp.label(color_key)}={display(value)}" if color_key else None
-        ax.scatter(group["bytes"] / 1e6, group[exp.metric].astype(float), label=label, alpha=0.8)
-    ax.set_xlabel("data communicated per trial (MB, down + up)")
-    ax.set_ylabel(f"final {exp.metric}")
-    ax.set_xscale("log")
-    if color_key:
-        ax.legend(fontsize=8)
-    ax.set_title("communication vs final metric")
+    for label, curve in curves:
+        line = ax.plot(curve["MB"], curve["mean"], label=label, alpha=0.85)[0]
+        ax.plot(curve["MB"].iloc[-1], curve["mean"].iloc[-1], "o", color=line.get_color())
+    sent = pd.concat([c["MB"] for _, c in curves])
+    if sent.max() > 50 * sent.min() > 0:
+        ax.set_xscale("log")
+    ax.set_xlabel("data communicated so far (MB, down + up, mean per trial)")
+    ax.set_ylabel(exp.metric)
+    ax.set_title(_title(exp, f"{exp.metric} vs communication (mean over seeds; dot: final)"))
+    ax.legend(fontsize=7, loc="best")
     return _save(fig, out / "communication.png")

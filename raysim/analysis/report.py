@@ -3,6 +3,7 @@ configuration, every trial) and the figures of :mod:`raysim.analysis.plots`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -11,12 +12,19 @@ from raysim.analysis import plots
 from raysim.analysis.tables import best, display, formatted, markdown, summarize
 from raysim.sweep.results import CONFIG, Experiment, load_experiment
 
-FIGURES = (
-    ("Final metric over client fraction × supervision ratio", plots.heatmaps),
-    ("Convergence over rounds", plots.convergence),
-    ("Ablation: final metric per setting", plots.ablation_bars),
-    ("Communication vs metric", plots.communication),
-)
+
+def _figures(exp: Experiment) -> list[tuple[str, Callable[[Experiment, Path], Path | None]]]:
+    heat = exp.sweep.spec.report.heatmap
+    title = "Final metric"
+    if heat is not None:
+        title = f"Final {exp.metric} over {exp.label(heat.x)} × {exp.label(heat.y)}"
+        title += f", per {exp.label(heat.facet)}" if heat.facet else ""
+    return [
+        (title, plots.heatmaps),
+        ("Convergence over rounds", plots.convergence),
+        ("Ablation: final metric per setting", plots.ablation_bars),
+        ("Communication vs final metric", plots.communication),
+    ]
 
 
 def _trials_table(exp: Experiment) -> pd.DataFrame:
@@ -69,7 +77,7 @@ def write_report(experiment: Experiment | str | Path, out: str | Path | None = N
         std = top[f"{exp.metric}_std"]
         spread = "" if pd.isna(std) else f" ± {std:.4f}"
         lines += [f"- {exp.metric}: {top[exp.metric]:.4f}{spread} over {int(top['n'])} runs", ""]
-    for title, figure in FIGURES:
+    for title, figure in _figures(exp):
         path = figure(exp, out)
         if path is not None:
             lines += [f"## {title}", "", f"![{title}]({path.name})", ""]

@@ -117,4 +117,4 @@ def print_summary(exp: Experiment) -> None:
     if top is not None:
         shown = ", ".join(f"{exp.label(k)}={display(top[k])}" for k in exp.varying_keys())
         shown = shown or "the only configuration"
-        console.print(f"best: {shown}  {exp.metric}={top[exp.metric]:.4f}")
+        console.print(f"best: {shown}  {exp.metric}={top[exp.metric]:.4f}", highlight=False)

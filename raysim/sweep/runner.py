@@ -170,7 +170,7 @@ def run_sweep(
                 mode=spec.tune.mode,
                 num_samples=spec.tune.num_samples,
                 max_concurrent_trials=spec.tune.max_concurrent_trials,
-                scheduler=spec.tune.scheduler.build(spec.tune.metric, spec.tune.mode),
+                scheduler=spec.tune.scheduler.build(),
                 trial_dirname_creator=_trial_dirname,
             ),
             run_config=tune.RunConfig(

@@ -60,17 +60,16 @@ class SchedulerSpec(Section):
         param = inspect.signature(self.scheduler_class()).parameters.get("grace_period")
         return None if param is None else self.kwargs().get("grace_period", param.default)
 
-    def build(self, metric: str, mode: str) -> Any:
-        """The scheduler object (ConfigError naming a bad argument)."""
+    def build(self) -> Any:
+        """The scheduler object (ConfigError naming a bad argument); Tune gives it the
+        metric and mode of the sweep."""
         cls = self.scheduler_class()
         kwargs = self.kwargs()
         unknown = set(kwargs) - set(inspect.signature(cls).parameters)
         if unknown:
             raise ConfigError(f"tune.scheduler.{sorted(unknown)[0]}: not an argument of {cls}")
-        if self.name == "fifo":
-            return cls(**kwargs)
         try:
-            return cls(metric=metric, mode=mode, **kwargs)
+            return cls(**kwargs)
         except (TypeError, ValueError, AssertionError) as err:
             raise ConfigError(f"tune.scheduler ({self.name}): {err}") from None
 
@@ -216,7 +215,7 @@ def _check_report_keys(spec: SweepSpec, dims: list[Dimension]) -> None:
 
 def _check_scheduler(spec: SweepSpec) -> None:
     tune = spec.tune
-    tune.scheduler.build(tune.metric, tune.mode)
+    tune.scheduler.build()
     grace = tune.scheduler.grace_period()
     if grace is None or not tune.metric.startswith("eval_"):
         return
