@@ -1,11 +1,12 @@
 """Search spaces from YAML, validated against :class:`SimulationConfig` before any trial.
 
-A space maps dotted config keys to one domain each::
+A space maps dotted config keys to one domain each (one key may not lie inside
+another)::
 
     sampling.fraction: {grid: [0.1, 0.3]}              # every value (Tune grid search)
-    local.optimizer: {grid: [{name: sgd, lr: 0.1},     # a mapping sets several keys of
-                             {name: adam, lr: 1e-3}]}  # a section together
-    local.optimizer.lr: {loguniform: [1.0e-4, 1.0e-1]} # sampled, num_samples times
+    local.optimizer: {grid: [{name: sgd, lr: 0.1},     # a mapping is merged into the
+                             {name: adam, lr: 1e-3}]}  # section: keys that vary together
+    strategy.mu: {loguniform: [1.0e-4, 1.0e-1]}        # sampled, num_samples times
     seed: {choice: [0, 1, 2]}                          # also: uniform, randint [low, high)
 
 Validation builds a config for every value of every key (each alone on the base,
@@ -89,7 +90,7 @@ def parse_space(raw: Mapping[str, Any] | None) -> list[Dimension]:
     return dims
 
 
-def overrides(params: Mapping[str, Any]) -> dict[str, Any]:
+def nested(params: Mapping[str, Any]) -> dict[str, Any]:
     """Nested config overrides from {dotted key: value}."""
     out: dict[str, Any] = {}
     for key, value in params.items():
@@ -99,7 +100,7 @@ def overrides(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def apply(base: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     """The config of one trial: `params` ({dotted key: value}) deep-merged into `base`."""
-    return merge(dict(base), overrides(params))
+    return merge(dict(base), nested(params))
 
 
 def _check(base: Mapping[str, Any], params: dict[str, Any], what: str) -> None:
@@ -109,29 +110,25 @@ def _check(base: Mapping[str, Any], params: dict[str, Any], what: str) -> None:
         raise ConfigError(f"{what}: {err}") from None
 
 
-def validate_space(base: Mapping[str, Any], dims: list[Dimension]) -> int:
-    """Build and validate trial configs before anything runs; returns how many were checked.
+def validate_space(base: Mapping[str, Any], dims: list[Dimension]) -> None:
+    """Build and validate trial configs before anything runs.
 
     Raises ConfigError naming the base config, or the space key and value at fault.
     """
     _check(base, {}, "config")
-    checked = 1
     for dim in dims:
         for value in dim.candidates():
             _check(base, {dim.key: value}, f"space.{dim.key} = {value!r}")
-            checked += 1
     combos = math.prod(len(d.candidates()) for d in dims)
     if len(dims) < 2:
-        return checked
+        return
     if combos > MAX_COMBINATIONS:
         log.warning("search space has %d combinations: validated each key alone", combos)
-        return checked
+        return
     for values in itertools.product(*(d.candidates() for d in dims)):
         params = dict(zip((d.key for d in dims), values, strict=True))
         shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
         _check(base, params, f"space combination ({shown})")
-        checked += 1
-    return checked
 
 
 def describe(value: Any) -> Any:

@@ -17,7 +17,7 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError
 
 from raysim.config import ConfigError, Section, merge, parse_config, parse_overrides
-from raysim.sweep.space import Dimension, overrides, parse_space, validate_space
+from raysim.sweep.space import Dimension, nested, parse_space, validate_space
 
 # Config keys a sweep sets itself, per trial: the placement group decides the engine's
 # workers, and Tune owns checkpoints.
@@ -162,7 +162,7 @@ class Sweep:
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain data (what is saved beside the results)."""
-        return self.spec.model_dump(mode="json", exclude_none=True)
+        return self.spec.model_dump(mode="json")
 
 
 def _format(err: ValidationError) -> str:
@@ -188,7 +188,7 @@ def _check_reserved(spec: SweepSpec, dims: list[Dimension]) -> None:
         if _has_path(spec.config, key):
             raise ConfigError(f"config.{key}: set by the sweep; use {instead}")
         for dim in dims:
-            if any(_has_path(overrides({dim.key: v}), key) for v in dim.candidates()):
+            if any(_has_path(nested({dim.key: v}), key) for v in dim.candidates()):
                 raise ConfigError(f"space.{dim.key}: sets {key}, set by the sweep; use {instead}")
     if parse_config(spec.config).engine.mode != "pool":
         raise ConfigError("config.engine.mode: sweeps run the worker pool mode only")
@@ -196,7 +196,7 @@ def _check_reserved(spec: SweepSpec, dims: list[Dimension]) -> None:
     if data.get("source") == "procedural_ser":
         for dim in dims:
             for corpus_key in CORPUS_KEYS:
-                if _has_path(overrides({dim.key: dim.candidates()[0]}), f"data.{corpus_key}"):
+                if _has_path(nested({dim.key: dim.candidates()[0]}), f"data.{corpus_key}"):
                     raise ConfigError(
                         f"space.{dim.key}: the procedural corpus is built once before the "
                         f"trials; data.{corpus_key} cannot be swept"
@@ -208,7 +208,7 @@ def _check_report_keys(spec: SweepSpec, dims: list[Dimension]) -> None:
     keys = [*spec.report.replicates, *([heat.x, heat.y, heat.facet] if heat else [])]
     for key in filter(None, keys):
         candidates = [spec.config, parse_config(spec.config).model_dump()]
-        candidates += [overrides({d.key: d.candidates()[0]}) for d in dims]
+        candidates += [nested({d.key: d.candidates()[0]}) for d in dims]
         if not any(_has_path(c, key) for c in candidates):
             raise ConfigError(f"report: {key!r} is neither swept nor a key of the config")
 
