@@ -39,7 +39,7 @@ class LRScheduleConfig(Section):
     eta_min: float = Field(0.0, ge=0)
     factor: float = Field(0.5, gt=0, lt=1, description="plateau: decay factor")
     patience: int = Field(5, ge=0, description="plateau: rounds without improvement")
-    monitor: str = Field("loss", description="plateau: eval metric to watch")
+    monitor: str = Field("train_loss", description="plateau: round-record key to watch")
     mode: Literal["min", "max"] = "min"
 
 

@@ -153,3 +153,15 @@ def test_fedavg_weights_by_samples_or_uniformly():
         w1, w2 = s.client_weight(10), s.client_weight(30)
         sums = {"delta": ExactSum.of(w1 * d1).add(ExactSum.of(w2 * d2))}
         np.testing.assert_allclose(s.pseudo_gradient(sums, w1 + w2, 2), expected)
+
+
+def test_plateau_schedule_lowers_lr_when_the_monitored_loss_stalls():
+    from raysim.engine.lr_schedule import RoundLR
+
+    cfg = LocalConfig.model_validate(
+        {"optimizer": {"lr": 0.1}, "lr_schedule": {"name": "plateau", "patience": 1, "factor": 0.5}}
+    )
+    sched = RoundLR(cfg, rounds=10)
+    for loss in (1.0, 0.9, 0.9, 0.9):
+        sched.end_round({"train_loss": loss})
+    assert sched.lr == 0.05
