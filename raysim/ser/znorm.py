@@ -4,6 +4,9 @@ Semi-FedSER (Feng & Narayanan, Interspeech 2022) z-normalises each client's feat
 with that client's own mean and standard deviation; the statistics are computed and
 used locally and are never sent. Held-out speakers are normalised the same way, each
 with its own statistics.
+
+Per-speaker statistics remove whatever is constant within a speaker: on a corpus whose
+speakers mostly express a single emotion (URDU) that is the emotion itself.
 """
 
 from __future__ import annotations

@@ -162,12 +162,10 @@ class SemiSER(Task):
     @torch.no_grad()
     def evaluate(self, model, data) -> dict[str, float]:
         model.eval()
-        if self.params.normalize == "none":
-            x = np.array(data["x"], np.float32)
-        elif "group" in data:
+        if self.params.normalize == "client" and "group" in data:
             x = znorm_by_group(data["x"], data["group"])
         else:
-            x = znorm(data["x"])
+            x = self.normalise(data["x"])
         xt = torch.from_numpy(x)
         y = torch.from_numpy(np.array(data["y"], dtype=np.int64))
         logits = torch.cat([model(xt[i : i + 4096]) for i in range(0, len(xt), 4096)])
