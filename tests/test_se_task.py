@@ -218,6 +218,9 @@ def test_source_clients_are_non_iid_by_noise_class_and_kind(source):
         assert holds_clean == (kind == SUPERVISED)  # only supervised clients see clean speech
     sup = source.clients.get(0)
     np.testing.assert_allclose(sup["mixture"], sup["speech"] + sup["noise"], atol=1e-6)
+    # with drawn SNRs the noise-only clip has the power of the mixture's noise
+    power = {k: np.mean(sup[k].astype(np.float64) ** 2, 1) for k in ("noise", "noise_clip")}
+    np.testing.assert_allclose(power["noise_clip"], power["noise"], rtol=1e-4)
     assert source.eval_data["mixture"].shape == (8, 4000)
 
 

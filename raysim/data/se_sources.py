@@ -7,7 +7,9 @@ Client arrays (one row per example, float32 of `num_samples` each) are what the
 =============  =====================================================================
 ``mixture``    x₁, the noisy recording (speech + noise)
 ``noise_clip`` a noise-only recording of the client's environment: MixIT's second
-               mixture x₂ and PULSE's positive (noise) example
+               mixture x₂ and PULSE's positive (noise) example; at natural level,
+               or at the power of the example's noise when SNRs are drawn
+               (`snr_range_db`), so that level does not tell it from the mixture
 ``speech``     clean speech (supervised clients only; zeros elsewhere)
 ``noise``      the noise in x₁ (supervised clients only; zeros elsewhere)
 ``kind``       int8 client kind per row: 0 supervised, 1 unsupervised, 2 PU
@@ -134,17 +136,21 @@ def client_kinds(n_clients: int, p_supervised: float, p_pu: float) -> np.ndarray
     return kinds
 
 
-def _materialise(spec: pd.DataFrame, clip: str) -> dict[str, np.ndarray]:
-    """Arrays of the spec's rows: mixture, speech, noise and the chosen noise clip."""
+def _materialise(spec: pd.DataFrame, clip: str, match_level: bool) -> dict[str, np.ndarray]:
+    """Arrays of the spec's rows: mixture, speech, noise and the chosen noise clip,
+    rescaled to the power of the mixture's noise if `match_level`."""
     from raysim.data.mixtures import load_example
 
     out: dict[str, list[np.ndarray]] = {"mixture": [], "speech": [], "noise": [], "noise_clip": []}
     for _, row in spec.iterrows():
         ex = load_example(row)
+        noise_clip = getattr(ex, clip)
+        if match_level:
+            noise_clip = noise_clip * np.sqrt(np.mean(ex.noise**2) / np.mean(noise_clip**2))
         out["mixture"].append(ex.mixture)
         out["speech"].append(ex.speech)
         out["noise"].append(ex.noise)
-        out["noise_clip"].append(getattr(ex, clip))
+        out["noise_clip"].append(noise_clip)
     return {k: np.stack(v).astype(np.float32) for k, v in out.items()}
 
 
@@ -181,7 +187,8 @@ def se_mixtures(params: SEMixturesParams, seed: int) -> SourceData:
     test = spec[spec["split"] == "test"].iloc[: params.max_test_examples]
     if test.empty:
         raise ValueError("data: the mixture recipe left no test examples")
-    arrays = _materialise(train, params.noise_clip)
+    match_level = params.snr_range_db is not None
+    arrays = _materialise(train, params.noise_clip, match_level)
     kinds = client_kinds(params.n_clients, params.p_supervised, params.p_pu)
     row_kind = kinds[train["client_id"].to_numpy()]
     arrays["kind"] = row_kind
@@ -189,7 +196,7 @@ def se_mixtures(params: SEMixturesParams, seed: int) -> SourceData:
         arrays[key][row_kind != SUPERVISED] = 0.0
     counts = np.bincount(train["client_id"].to_numpy(), minlength=params.n_clients)
     offsets = np.concatenate([[0], np.cumsum(counts)])
-    test_arrays = _materialise(test, params.noise_clip)
+    test_arrays = _materialise(test, params.noise_clip, match_level)
     del test_arrays["noise_clip"]
     info = {
         "sample_rate": params.sample_rate,
