@@ -138,9 +138,9 @@ class TaskConfig(Section):
 
     @model_validator(mode="after")
     def _validate_params(self) -> TaskConfig:
-        from raysim.tasks import validate_task_params  # registry; avoids an import cycle
+        from raysim.tasks import TASKS  # registry; avoids an import cycle
 
-        validate_task_params(self.name, self.params())
+        TASKS.validate(self.name, self.params())
         return self
 
     def params(self) -> dict[str, Any]:
@@ -156,9 +156,9 @@ class DataConfig(Section):
 
     @model_validator(mode="after")
     def _validate_params(self) -> DataConfig:
-        from raysim.data.sources import validate_source_params
+        from raysim.data.sources import SOURCES
 
-        validate_source_params(self.source, self.params())
+        SOURCES.validate(self.source, self.params())
         return self
 
     def params(self) -> dict[str, Any]:

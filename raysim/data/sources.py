@@ -7,16 +7,16 @@ driver, builders imported where they run.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from raysim.data.clients import ArrayClients, ClientData
 from raysim.data.partition import Partition, by_group, dirichlet, iid, quantity_skew, semi_fedser
+from raysim.registry import Registry
 
 
 @dataclass
@@ -119,52 +119,32 @@ def npz(params: NpzParams, seed: int) -> SourceData:
     )
 
 
-_SOURCES: dict[str, tuple[str, str]] = {
-    "synthetic_features": (
-        "raysim.data.sources:SyntheticFeaturesParams",
-        "raysim.data.sources:synthetic_features",
-    ),
-    "npz": ("raysim.data.sources:NpzParams", "raysim.data.sources:npz"),
-    "feature_store": (
-        "raysim.data.feature_sources:FeatureStoreParams",
-        "raysim.data.feature_sources:feature_store",
-    ),
-    "procedural_ser": (
-        "raysim.data.feature_sources:ProceduralSERParams",
-        "raysim.data.feature_sources:procedural_ser",
-    ),
-    "se_mixtures": (
-        "raysim.data.se_sources:SEMixturesParams",
-        "raysim.data.se_sources:se_mixtures",
-    ),
-    "npz_w2": ("raysim.data.se_sources:NpzW2Params", "raysim.data.se_sources:npz_w2"),
-}
-
-
-def register_source(name: str, params_path: str, builder_path: str) -> None:
-    """Register a data source by 'module:attr' paths of its params model and builder."""
-    _SOURCES[name] = (params_path, builder_path)
-
-
-def _load(path: str) -> Any:
-    module, attr = path.split(":")
-    return getattr(importlib.import_module(module), attr)
-
-
-def validate_source_params(name: str, params: dict[str, Any]) -> BaseModel:
-    """Validate source params, re-raising errors with `data.<key>` paths."""
-    if name not in _SOURCES:
-        raise ValueError(f"unknown data.source {name!r}; known: {', '.join(sorted(_SOURCES))}")
-    try:
-        return _load(_SOURCES[name][0]).model_validate(params)
-    except ValidationError as err:
-        msgs = [
-            f"data.{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})"
-            for e in err.errors()
-        ]
-        raise ValueError("; ".join(msgs)) from None
+SOURCES = Registry(
+    "data",
+    "source",
+    {
+        "synthetic_features": (
+            "raysim.data.sources:SyntheticFeaturesParams",
+            "raysim.data.sources:synthetic_features",
+        ),
+        "npz": ("raysim.data.sources:NpzParams", "raysim.data.sources:npz"),
+        "feature_store": (
+            "raysim.data.feature_sources:FeatureStoreParams",
+            "raysim.data.feature_sources:feature_store",
+        ),
+        "procedural_ser": (
+            "raysim.data.feature_sources:ProceduralSERParams",
+            "raysim.data.feature_sources:procedural_ser",
+        ),
+        "se_mixtures": (
+            "raysim.data.se_sources:SEMixturesParams",
+            "raysim.data.se_sources:se_mixtures",
+        ),
+        "npz_w2": ("raysim.data.se_sources:NpzW2Params", "raysim.data.se_sources:npz_w2"),
+    },
+)
 
 
 def build_source(name: str, params: dict[str, Any], seed: int) -> SourceData:
     """Build the named source from its (validated) params."""
-    return _load(_SOURCES[name][1])(validate_source_params(name, params), seed)
+    return SOURCES.build(name, params, seed)
