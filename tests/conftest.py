@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("RAYSIM_DATA_ROOT", REPO.parent / "shared" / "data"))
+SHARED_BENCH = Path(os.environ.get("RAYSIM_SHARED_BENCH", REPO.parent / "shared" / "bench"))
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +36,23 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (set RAYSIM_DATA_ROOT)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def workloads():
+    """The reference workloads module (../shared/bench/workloads.py), for parity tests."""
+    if not (SHARED_BENCH / "workloads.py").is_file():
+        pytest.skip(f"benchmark workloads not found at {SHARED_BENCH}")
+    sys.path.insert(0, str(SHARED_BENCH))
+    try:
+        return importlib.import_module("workloads")
+    finally:
+        sys.path.remove(str(SHARED_BENCH))
+
+
+@pytest.fixture
+def gen():
+    """A seeded CPU torch generator."""
+    import torch
+
+    return torch.Generator().manual_seed(0)

@@ -49,8 +49,15 @@ def test_manifest_roundtrip_keeps_rows_types_and_extra_columns(tmp_path):
     wav = _audio(tmp_path / "a.wav", seconds=0.25)
     df = make_manifest(
         [
-            {"utt_id": "a", "path": str(wav), "speaker": "s1", "gender": "F", "label": "neu",
-             "split": "train", "session": 3},
+            {
+                "utt_id": "a",
+                "path": str(wav),
+                "speaker": "s1",
+                "gender": "F",
+                "label": "neu",
+                "split": "train",
+                "session": 3,
+            },
             {"utt_id": "b", "path": str(tmp_path / "b.wav"), "split": "2", "session": 4},
         ],
         extra_columns=("session",),
@@ -98,8 +105,13 @@ def _bad_files(tmp_path: Path) -> dict[str, Path]:
     sf.write(zero_frames, np.zeros(0, dtype=np.float32), SR)
     zero_bytes = tmp_path / "zero_bytes.wav"
     zero_bytes.write_bytes(b"")
-    return {"good": good, "corrupt": corrupt, "zero_frames": zero_frames,
-            "zero_bytes": zero_bytes, "missing": tmp_path / "missing.wav"}
+    return {
+        "good": good,
+        "corrupt": corrupt,
+        "zero_frames": zero_frames,
+        "zero_bytes": zero_bytes,
+        "missing": tmp_path / "missing.wav",
+    }
 
 
 def test_check_audio_skips_unreadable_files_with_reasons(tmp_path):
@@ -171,9 +183,11 @@ def test_librispeech_layout(tmp_path):
         "19   | F | train-clean-100  | 25.19 | Kara Shallenberg\n"
         "84   | M | dev-clean        |  8.02 | Christie Nowak\n"
     )
-    for subset, spk, chap, utt in [("train-clean-100", "19", "198", 0),
-                                   ("train-clean-100", "19", "198", 1),
-                                   ("dev-clean", "84", "121123", 0)]:
+    for subset, spk, chap, utt in [
+        ("train-clean-100", "19", "198", 0),
+        ("train-clean-100", "19", "198", 1),
+        ("dev-clean", "84", "121123", 0),
+    ]:
         _audio(root / subset / spk / chap / f"{spk}-{chap}-{utt:04d}.flac")
     (root / "dev-clean" / "84" / "121123" / "84-121123.trans.txt").write_text("x\n")
     df = build_manifest("librispeech", root)
@@ -206,7 +220,10 @@ def test_wham_layout(tmp_path):
         _audio(tmp_path / "wham_noise" / sub / f"01aa010a_0.1_{sub}.wav", channels=2)
     df = build_manifest("wham_noise", tmp_path)
     assert dict(zip(df["utt_id"].str[:2], df["split"], strict=True)) == {
-        "tr": "train", "cv": "dev", "tt": "test"}
+        "tr": "train",
+        "cv": "dev",
+        "tt": "test",
+    }
     assert df["noise_class"].isna().all()
 
 
@@ -223,8 +240,13 @@ def test_fsd50k_layout_drops_speech_like_labels(tmp_path):
     (gt / "eval.csv").write_text(
         'fname,labels,mids\n37199,"Cough,Human_voice",/m/01b_21\n21000,"Sink_(filling_or_washing),Water",/m/0130jx\n'
     )
-    for sub, fname in [("dev", "64760"), ("dev", "16399"), ("dev", "21200"),
-                       ("eval", "37199"), ("eval", "21000")]:
+    for sub, fname in [
+        ("dev", "64760"),
+        ("dev", "16399"),
+        ("dev", "21200"),
+        ("eval", "37199"),
+        ("eval", "21000"),
+    ]:
         _audio(tmp_path / f"FSD50K.{sub}_audio" / f"{fname}.wav")
     df = build_manifest("fsd50k", tmp_path)
     assert df["utt_id"].tolist() == ["dev/21200", "dev/64760", "eval/21000"]
@@ -241,7 +263,9 @@ def test_demand_layout(tmp_path):
     df = build_manifest("demand", tmp_path)
     assert len(df) == 6 and set(df["noise_class"]) == {"DKITCHEN", "NPARK"}
     assert dict(zip(df["label"], df["category"], strict=False)) == {
-        "DKITCHEN": "domestic", "NPARK": "nature"}
+        "DKITCHEN": "domestic",
+        "NPARK": "nature",
+    }
     ch1 = build_manifest("demand", tmp_path, channels=[1])
     assert ch1["utt_id"].tolist() == ["DKITCHEN_ch01", "NPARK_ch01"]
 
@@ -257,8 +281,11 @@ def test_esc50_layout_and_its_esc10_subset(tmp_path):
     for name in ("1-100032-A-0.wav", "1-100038-A-14.wav", "2-102414-B-17.wav"):
         _audio(tmp_path / "audio" / name)
     df = build_manifest("esc50", tmp_path)
-    assert _labels(df) == {"1-100032-A-0": "dog", "1-100038-A-14": "chirping_birds",
-                           "2-102414-B-17": "pouring_water"}
+    assert _labels(df) == {
+        "1-100032-A-0": "dog",
+        "1-100038-A-14": "chirping_birds",
+        "2-102414-B-17": "pouring_water",
+    }
     assert df["split"].tolist() == ["1", "1", "2"] and df["target"].tolist() == [0, 14, 17]
     esc10 = build_manifest("esc10", tmp_path)
     assert esc10["utt_id"].tolist() == ["1-100032-A-0"] and esc10["esc10"].all()
@@ -269,16 +296,26 @@ def test_iemocap_layout(tmp_path):
     wav = s1 / "sentences" / "wav"
     evald = s1 / "dialog" / "EmoEvaluation"
     evald.mkdir(parents=True)
-    utts = {"Ses01F_impro01": ["Ses01F_impro01_F000", "Ses01F_impro01_M003"],
-            "Ses01M_script01_1": ["Ses01M_script01_1_F002", "Ses01M_script01_1_M010"]}
-    emos = {"Ses01F_impro01_F000": "neu", "Ses01F_impro01_M003": "exc",
-            "Ses01M_script01_1_F002": "fru", "Ses01M_script01_1_M010": "ang"}
+    utts = {
+        "Ses01F_impro01": ["Ses01F_impro01_F000", "Ses01F_impro01_M003"],
+        "Ses01M_script01_1": ["Ses01M_script01_1_F002", "Ses01M_script01_1_M010"],
+    }
+    emos = {
+        "Ses01F_impro01_F000": "neu",
+        "Ses01F_impro01_M003": "exc",
+        "Ses01M_script01_1_F002": "fru",
+        "Ses01M_script01_1_M010": "ang",
+    }
     for dialog, ids in utts.items():
         lines = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
         for i, utt in enumerate(ids):
             _audio(wav / dialog / f"{utt}.wav")
-            lines += [f"[{i}.5000 - {i + 1}.2500]\t{utt}\t{emos[utt]}\t[2.5000, 3.0000, 3.5000]",
-                      "C-E2:\tNeutral;\t()", "A-E3:\tval 3; act 2; dom  2;\t()", ""]
+            lines += [
+                f"[{i}.5000 - {i + 1}.2500]\t{utt}\t{emos[utt]}\t[2.5000, 3.0000, 3.5000]",
+                "C-E2:\tNeutral;\t()",
+                "A-E3:\tval 3; act 2; dom  2;\t()",
+                "",
+            ]
         (evald / f"{dialog}.txt").write_text("\n".join(lines))
     (wav / "Ses01F_impro01" / "._Ses01F_impro01_F000.wav").write_bytes(b"mac fork")
     df = build_manifest("iemocap", tmp_path)
@@ -288,17 +325,25 @@ def test_iemocap_layout(tmp_path):
     assert speakers["Ses01M_script01_1_F002"] == "Ses01F"
     assert set(df["split"]) == {"1"} and df["valence"].eq(2.5).all()
     assert dict(zip(df["dialog"], df["mode"], strict=False)) == {
-        "Ses01F_impro01": "improvised", "Ses01M_script01_1": "scripted"}
+        "Ses01F_impro01": "improvised",
+        "Ses01M_script01_1": "scripted",
+    }
     four = build_manifest("iemocap", tmp_path, four_class=True, mode="all")
-    assert _labels(four) == {"Ses01F_impro01_F000": "neu", "Ses01F_impro01_M003": "hap",
-                             "Ses01M_script01_1_M010": "ang"}
+    assert _labels(four) == {
+        "Ses01F_impro01_F000": "neu",
+        "Ses01F_impro01_M003": "hap",
+        "Ses01M_script01_1_M010": "ang",
+    }
     impro = build_manifest("iemocap", tmp_path, mode="improvised")
     assert set(impro["mode"]) == {"improvised"} and len(impro) == 2
 
 
 def test_msp_improv_layout_with_and_without_evaluation(tmp_path):
-    names = ["MSP-IMPROV-S01A-F01-S-FM01", "MSP-IMPROV-S01A-M01-R-MF01",
-             "MSP-IMPROV-S02H-F01-P-FM01"]
+    names = [
+        "MSP-IMPROV-S01A-F01-S-FM01",
+        "MSP-IMPROV-S01A-M01-R-MF01",
+        "MSP-IMPROV-S02H-F01-P-FM01",
+    ]
     for name in names:
         scen, cond = name.split("-")[2], name.split("-")[4]
         _audio(tmp_path / "Audio" / "session1" / scen / cond / f"{name}.wav")
@@ -334,14 +379,23 @@ def test_crema_d_layout(tmp_path):
 
 
 def test_ravdess_layout(tmp_path):
-    for actor, name in [("01", "03-01-05-01-02-01-01"), ("02", "03-01-03-02-01-02-02"),
-                        ("02", "03-02-04-01-01-01-02")]:
+    for actor, name in [
+        ("01", "03-01-05-01-02-01-01"),
+        ("02", "03-01-03-02-01-02-02"),
+        ("02", "03-02-04-01-01-01-02"),
+    ]:
         _audio(tmp_path / f"Actor_{actor}" / f"{name}.wav")
     df = build_manifest("ravdess", tmp_path).set_index("utt_id")
     assert df.loc["03-01-05-01-02-01-01", ["label", "gender", "speaker"]].tolist() == [
-        "ang", "M", "01"]
+        "ang",
+        "M",
+        "01",
+    ]
     assert df.loc["03-01-03-02-01-02-02", ["label", "gender", "intensity"]].tolist() == [
-        "hap", "F", "strong"]
+        "hap",
+        "F",
+        "strong",
+    ]
     assert df.loc["03-02-04-01-01-01-02", ["label", "vocal_channel"]].tolist() == ["sad", "song"]
     assert len(build_manifest("ravdess", tmp_path, channel="speech")) == 2
     _audio(tmp_path / "Actor_03" / "03-01-05-01-02-01-01.wav")

@@ -51,8 +51,14 @@ def _snr(speech: np.ndarray, noise: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def classes_spec(speech, noise) -> pd.DataFrame:
-    return _build(speech, noise, noise_partition="classes", classes_per_client=2,
-                  snr_range_db=(-5.0, 10.0), p_supervised=0.4)
+    return _build(
+        speech,
+        noise,
+        noise_partition="classes",
+        classes_per_client=2,
+        snr_range_db=(-5.0, 10.0),
+        p_supervised=0.4,
+    )
 
 
 def test_every_mixture_has_the_requested_snr(classes_spec):
@@ -74,7 +80,7 @@ def test_short_speech_is_zero_padded_and_noise_resampled(classes_spec):
     raw, sr = sf.read(row["speech_path"], dtype="float32")
     assert sr == SR and len(raw) < SR  # FSDD digits are shorter than the 1 s chunk
     np.testing.assert_array_equal(ex.speech[: len(raw)], raw)
-    assert not ex.speech[len(raw):].any()
+    assert not ex.speech[len(raw) :].any()
     noise_sr = sf.info(row["noise_path"]).samplerate
     assert noise_sr == 44100 and ex.noises.shape == (1, SR)
 
@@ -83,8 +89,11 @@ def test_clients_use_only_their_noise_classes(classes_spec, noise):
     train = classes_spec[classes_spec["split"] == "train"]
     per_client = {}
     for client, rows in train.groupby("client_id"):
-        used = set(rows["noise_class"]) | set(rows["noise_only_class"]) | set(
-            rows["extra_noise_class"])
+        used = (
+            set(rows["noise_class"])
+            | set(rows["noise_only_class"])
+            | set(rows["extra_noise_class"])
+        )
         assert len(set(rows["noise_class"])) == 2 and used == set(rows["noise_class"])
         per_client[client] = set(rows["noise_class"])
     assert set().union(*per_client.values()) == set(noise["noise_class"])  # 5 x 2 = all 10
@@ -117,8 +126,9 @@ def test_half_of_each_speakers_pairs_feed_the_extra_noise_pool(classes_spec, spe
     assert (train["extra_noise_path"] != train["noise_path"]).mean() > 0.9
     no_pool = _build(speech, noise, extra_noise=False, noise_only=False)
     no_pool_train = no_pool[no_pool["split"] == "train"]
-    assert len(no_pool_train) == int((~speech["speaker"].isin(
-        no_pool.loc[no_pool["split"] == "test", "speaker"])).sum())
+    assert len(no_pool_train) == int(
+        (~speech["speaker"].isin(no_pool.loc[no_pool["split"] == "test", "speaker"])).sum()
+    )
     assert no_pool["extra_noise_path"].isna().all() and no_pool["noise_only_path"].isna().all()
     assert load_example(no_pool.iloc[0], cache=CACHE).noise_only is None
 
@@ -135,8 +145,11 @@ def _same_samples(row: pd.Series, a: str, b: str, n: int = SR) -> bool:
 
 def _overlaps(row: pd.Series) -> bool:
     """Whether the noise-only clip shares samples with a noise of the example."""
-    return any(_same_samples(row, p, "noise_only") for p in ("noise", "noise2")
-               if isinstance(row[f"{p}_path"], str))
+    return any(
+        _same_samples(row, p, "noise_only")
+        for p in ("noise", "noise2")
+        if isinstance(row[f"{p}_path"], str)
+    )
 
 
 def test_noise_only_clips_never_overlap_the_examples_noise(classes_spec, speech, noise):
@@ -146,20 +159,33 @@ def test_noise_only_clips_never_overlap_the_examples_noise(classes_spec, speech,
     assert (train["noise_only_path"] != train["noise_path"]).all()  # 4 files per class there
     # One file per class forces noise-only clips from the same file: other offsets then.
     single = noise.groupby("noise_class").head(1)
-    spec = _build(speech, single, noise_partition="classes", classes_per_client=1,
-                  test_fraction=0.0, n_clients=3)
+    spec = _build(
+        speech,
+        single,
+        noise_partition="classes",
+        classes_per_client=1,
+        test_fraction=0.0,
+        n_clients=3,
+    )
     same_file = spec["noise_only_path"] == spec["noise_path"]
     assert same_file.all()
     assert not any(_overlaps(row) for _, row in spec.iterrows())
     for _, row in spec.head(20).iterrows():
         ex = load_example(row, cache=CACHE)
         wave = CACHE.load(row["noise_path"], SR)
-        np.testing.assert_array_equal(ex.noise_only, wave[row["noise_only_offset"]:][:n])
+        np.testing.assert_array_equal(ex.noise_only, wave[row["noise_only_offset"] :][:n])
 
 
 def test_two_noises_at_natural_level(speech, noise):
-    spec = _build(speech, noise, n_noises=2, noise_partition="dirichlet", dirichlet_alpha=0.3,
-                  test_snrs_db=None, speech_fill="loop")
+    spec = _build(
+        speech,
+        noise,
+        n_noises=2,
+        noise_partition="dirichlet",
+        dirichlet_alpha=0.3,
+        test_snrs_db=None,
+        speech_fill="loop",
+    )
     assert (spec["noise_gain"] == 1.0).all() and spec["noise2_path"].notna().all()
     train = spec[spec["split"] == "train"]
     assert (train["noise2_path"] != train["noise_path"]).all()
@@ -178,11 +204,24 @@ def test_two_noises_at_natural_level(speech, noise):
 
 
 def test_same_seed_same_spec_other_seed_other_spec(speech, noise, classes_spec):
-    again = _build(speech, noise, noise_partition="classes", classes_per_client=2,
-                   snr_range_db=(-5.0, 10.0), p_supervised=0.4)
+    again = _build(
+        speech,
+        noise,
+        noise_partition="classes",
+        classes_per_client=2,
+        snr_range_db=(-5.0, 10.0),
+        p_supervised=0.4,
+    )
     pd.testing.assert_frame_equal(again, classes_spec)
-    other = _build(speech, noise, noise_partition="classes", classes_per_client=2,
-                   snr_range_db=(-5.0, 10.0), p_supervised=0.4, seed=1)
+    other = _build(
+        speech,
+        noise,
+        noise_partition="classes",
+        classes_per_client=2,
+        snr_range_db=(-5.0, 10.0),
+        p_supervised=0.4,
+        seed=1,
+    )
     assert not other["noise_path"].equals(classes_spec["noise_path"])
 
 
@@ -208,8 +247,12 @@ def test_spec_survives_parquet_and_writes_wavs(classes_spec, tmp_path):
     assert (tmp_path / "out" / "mixtures.parquet").is_file()
     for _, row in table.iterrows():
         ex = load_example(row, cache=CACHE)
-        for role, ref in [("mixture", ex.mixture), ("speech", ex.speech),
-                          ("noise1", ex.noises[0]), ("noise_only", ex.noise_only)]:
+        for role, ref in [
+            ("mixture", ex.mixture),
+            ("speech", ex.speech),
+            ("noise1", ex.noises[0]),
+            ("noise_only", ex.noise_only),
+        ]:
             wave, sr = sf.read(row[f"{role}_wav"], dtype="float32")
             assert sr == SR and np.abs(wave - ref * row["write_scale"]).max() < 1e-3
 
@@ -238,12 +281,24 @@ def test_bad_inputs_are_named(speech, noise):
 
 
 def test_procedural_corpus_feeds_the_recipe(tmp_path):
-    speech, noise = generate_corpus(tmp_path, n_speakers=4, utterances_per_speaker_per_emotion=2,
-                                    noise_clips_per_class=2, noise_seconds=2.0)
+    speech, noise = generate_corpus(
+        tmp_path,
+        n_speakers=4,
+        utterances_per_speaker_per_emotion=2,
+        noise_clips_per_class=2,
+        noise_seconds=2.0,
+    )
     spec = build_mixture_spec(
-        speech, noise,
-        MixtureConfig(n_clients=3, chunk_seconds=1.5, test_fraction=0.25, n_noises=2,
-                      noise_partition="classes", classes_per_client=3),
+        speech,
+        noise,
+        MixtureConfig(
+            n_clients=3,
+            chunk_seconds=1.5,
+            test_fraction=0.25,
+            n_noises=2,
+            noise_partition="classes",
+            classes_per_client=3,
+        ),
         cache=AudioCache(),
     )
     train = spec[spec["split"] == "train"]

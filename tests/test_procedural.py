@@ -21,8 +21,9 @@ from raysim.data.procedural import (
 )
 
 SR = 16000
-SMALL = dict(n_speakers=3, utterances_per_speaker_per_emotion=2, noise_clips_per_class=1,
-             noise_seconds=1.0)
+SMALL = dict(
+    n_speakers=3, utterances_per_speaker_per_emotion=2, noise_clips_per_class=1, noise_seconds=1.0
+)
 
 
 def _frames(wave: np.ndarray, length: int = 640, hop: int = 160) -> np.ndarray:
@@ -41,8 +42,9 @@ def _f0_track(wave: np.ndarray, sr: int = SR, hop: int = 160) -> np.ndarray:
     half = frames.shape[1] - lags[-1]
     head = frames[:, :half]
     corr = np.stack([(head * frames[:, k : k + half]).sum(1) for k in lags], axis=1)
-    norm = np.stack([np.sqrt((head**2).sum(1) * (frames[:, k : k + half] ** 2).sum(1))
-                     for k in lags], axis=1)
+    norm = np.stack(
+        [np.sqrt((head**2).sum(1) * (frames[:, k : k + half] ** 2).sum(1)) for k in lags], axis=1
+    )
     corr = corr / (norm + 1e-12)
     best = corr.max(axis=1)
     voiced = best > 0.7
@@ -60,8 +62,15 @@ def _features(wave: np.ndarray, sr: int = SR) -> list[float]:
     centroid = (spectrum * freqs).sum(1) / (spectrum.sum(1) + 1e-12)
     zcr = (np.diff(np.signbit(frames), axis=1)).mean(axis=1)
     log_f0 = np.log(_f0_track(wave, hop=480))
-    return [energy_db[loud].mean(), energy_db[loud].std(), centroid[loud].mean(),
-            zcr[loud].mean(), log_f0.mean(), log_f0.std(), loud.mean()]
+    return [
+        energy_db[loud].mean(),
+        energy_db[loud].std(),
+        centroid[loud].mean(),
+        zcr[loud].mean(),
+        log_f0.mean(),
+        log_f0.std(),
+        loud.mean(),
+    ]
 
 
 def test_utterances_are_deterministic_and_vary():
@@ -69,9 +78,11 @@ def test_utterances_are_deterministic_and_vary():
     assert np.array_equal(a, synthesize_utterance(3, "hap", 5, seed=7))
     assert a.dtype == np.float32 and 1.4 * SR < len(a) < 2.6 * SR
     assert 0 < np.abs(a).max() <= 0.9
-    for other in (synthesize_utterance(3, "hap", 6, seed=7),
-                  synthesize_utterance(3, "hap", 5, seed=8),
-                  synthesize_utterance(4, "hap", 5, seed=7)):
+    for other in (
+        synthesize_utterance(3, "hap", 6, seed=7),
+        synthesize_utterance(3, "hap", 5, seed=8),
+        synthesize_utterance(4, "hap", 5, seed=7),
+    ):
         n = min(len(a), len(other))
         assert not np.allclose(a[:n], other[:n])
 
@@ -103,8 +114,9 @@ def test_emotion_is_learnable_on_held_out_speakers():
                 y.append(label)
                 groups.append(spk)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    scores = cross_val_score(model, np.array(X), np.array(y), groups=np.array(groups),
-                             cv=GroupKFold(n_splits=4))
+    scores = cross_val_score(
+        model, np.array(X), np.array(y), groups=np.array(groups), cv=GroupKFold(n_splits=4)
+    )
     assert scores.mean() > 0.6, scores  # chance is 0.25
 
 

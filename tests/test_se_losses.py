@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import itertools
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,24 +22,6 @@ from raysim.se.losses import (
     snr_max_loss,
     supervised_fedenhance_loss,
 )
-
-BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
-
-
-@pytest.fixture(scope="module")
-def workloads():
-    if not (BENCH / "workloads.py").is_file():
-        pytest.skip(f"benchmark workloads not found at {BENCH}")
-    sys.path.insert(0, str(BENCH))
-    try:
-        return importlib.import_module("workloads")
-    finally:
-        sys.path.remove(str(BENCH))
-
-
-@pytest.fixture
-def gen() -> torch.Generator:
-    return torch.Generator().manual_seed(0)
 
 
 # --------------------------------------------------------------------------- SI-SNR / SNR
@@ -67,7 +46,8 @@ def test_snr_max_loss_formula_and_cap(gen):
     y, yh = ref.numpy(), est.numpy()
     tau = 10 ** (-3.0)
     expected = 10 * np.log10(((y - yh) ** 2).sum(-1) + tau * (y**2).sum(-1)) - 10 * np.log10(
-        (y**2).sum(-1))
+        (y**2).sum(-1)
+    )
     np.testing.assert_allclose(snr_max_loss(est, ref).numpy(), expected, rtol=1e-12)
     # a perfect estimate is capped at SNR 30 dB
     np.testing.assert_allclose(snr_max_loss(ref, ref).numpy(), [-30.0, -30.0], rtol=1e-12)
@@ -80,8 +60,13 @@ def test_pit_is_permutation_invariant_and_picks_best(gen):
     loss = pit_neg_si_sdr(est, ref)
     for perm in itertools.permutations(range(3)):
         torch.testing.assert_close(pit_neg_si_sdr(est[:, list(perm)], ref), loss)
-    brute = torch.stack([neg_si_sdr(est[:, list(p)], ref).mean(-1)
-                         for p in itertools.permutations(range(3))]).min(0).values
+    brute = (
+        torch.stack(
+            [neg_si_sdr(est[:, list(p)], ref).mean(-1) for p in itertools.permutations(range(3))]
+        )
+        .min(0)
+        .values
+    )
     torch.testing.assert_close(loss, brute)
     # the identity order is wrong here and scores worse
     assert (neg_si_sdr(est, ref).mean(-1) > loss + 5).all()
@@ -144,7 +129,8 @@ def test_supervised_fedenhance_loss(gen):
     speech = torch.randn(2, 500, generator=gen)
     noises = torch.randn(2, 2, 500, generator=gen)
     est = torch.cat([speech[:, None], noises[:, [1, 0]]], 1) + 0.1 * torch.randn(
-        2, 3, 500, generator=gen)
+        2, 3, 500, generator=gen
+    )
     loss = supervised_fedenhance_loss(est, speech, noises)
     expected = neg_si_sdr(est[:, 0], speech) + neg_si_sdr(est[:, [2, 1]], noises).mean(-1)
     torch.testing.assert_close(loss, expected.mean())
@@ -180,7 +166,8 @@ def test_nnpu_risks_match_numpy(gen, p):
     # per-bin labels give the same result as per-item labels
     per_bin = pos[:, None, None].expand_as(z)
     assert float(nnpu_loss(z, mag, per_bin, 0.7, p, mode="unbiased").loss) == pytest.approx(
-        r_pos + r_neg, rel=1e-10)
+        r_pos + r_neg, rel=1e-10
+    )
 
 
 def test_nnpu_takes_risk_branch_when_negative_risk_is_positive(gen):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,24 +12,7 @@ import torch
 from raysim.se import metrics
 from raysim.se.metrics import evaluate_enhancement, sdr, select_slot, si_sdr, si_sdri
 
-BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
 SR = 16000
-
-
-@pytest.fixture(scope="module")
-def workloads():
-    if not (BENCH / "workloads.py").is_file():
-        pytest.skip(f"benchmark workloads not found at {BENCH}")
-    sys.path.insert(0, str(BENCH))
-    try:
-        return importlib.import_module("workloads")
-    finally:
-        sys.path.remove(str(BENCH))
-
-
-@pytest.fixture
-def gen() -> torch.Generator:
-    return torch.Generator().manual_seed(0)
 
 
 def _speech_like(seconds: float = 1.0) -> torch.Tensor:
@@ -53,13 +34,17 @@ def _np_si_sdr(est: np.ndarray, ref: np.ndarray) -> np.ndarray:
 def test_si_sdr_matches_numpy(gen):
     ref = torch.randn(4, 1000, generator=gen, dtype=torch.float64) + 0.3
     est = 0.5 * ref + torch.randn(4, 1000, generator=gen, dtype=torch.float64) * torch.tensor(
-        [[0.05], [0.2], [0.5], [2.0]], dtype=torch.float64)
-    np.testing.assert_allclose(si_sdr(est, ref).numpy(), _np_si_sdr(est.numpy(), ref.numpy()),
-                               rtol=1e-9)
+        [[0.05], [0.2], [0.5], [2.0]], dtype=torch.float64
+    )
+    np.testing.assert_allclose(
+        si_sdr(est, ref).numpy(), _np_si_sdr(est.numpy(), ref.numpy()), rtol=1e-9
+    )
     noisy = ref + torch.randn(4, 1000, generator=gen, dtype=torch.float64)
     np.testing.assert_allclose(
         si_sdri(est, ref, noisy).numpy(),
-        _np_si_sdr(est.numpy(), ref.numpy()) - _np_si_sdr(noisy.numpy(), ref.numpy()), rtol=1e-9)
+        _np_si_sdr(est.numpy(), ref.numpy()) - _np_si_sdr(noisy.numpy(), ref.numpy()),
+        rtol=1e-9,
+    )
 
 
 def test_sdr_tracks_snr_of_white_noise(gen):
@@ -107,8 +92,7 @@ def test_oracle_si_snri_reproduces_eval_w2(workloads):
     mix, speech = torch.from_numpy(test["mix"]), torch.from_numpy(test["speech"])
     with torch.no_grad():
         est = model(mix)
-    out = evaluate_enhancement(est, speech, mix, workloads.FS, metrics=("si_snri",),
-                               slot="oracle")
+    out = evaluate_enhancement(est, speech, mix, workloads.FS, metrics=("si_snri",), slot="oracle")
     assert out["si_snri"] == pytest.approx(expected, abs=1e-5)
 
 
@@ -125,8 +109,11 @@ def test_pesq_and_stoi_rank_clean_above_noisy(gen):
 
 def test_missing_optional_package_names_the_extra(monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(metrics.importlib.util, "find_spec",
-                        lambda name, *a: None if name in ("pesq", "pystoi") else real(name, *a))
+    monkeypatch.setattr(
+        metrics.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in ("pesq", "pystoi") else real(name, *a),
+    )
     x = torch.randn(1, 1600)
     for name in ("pesq", "stoi"):
         with pytest.raises(ImportError, match=r"pip install raysim\[metrics\]"):

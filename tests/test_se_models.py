@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
 from raysim.se.models import SE_MODELS, ConvTasNet, PulseCNN, SuDORMRF, build_se_model
-
-BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
-
-
-@pytest.fixture(scope="module")
-def workloads():
-    if not (BENCH / "workloads.py").is_file():
-        pytest.skip(f"benchmark workloads not found at {BENCH}")
-    sys.path.insert(0, str(BENCH))
-    try:
-        return importlib.import_module("workloads")
-    finally:
-        sys.path.remove(str(BENCH))
 
 
 def _flat(model: torch.nn.Module) -> torch.Tensor:
@@ -73,8 +56,17 @@ def test_sudormrf_default_size_and_shapes():
 
 def test_sudormrf_small_config_any_length_and_gradients():
     torch.manual_seed(0)
-    model = SuDORMRF(n_src=2, enc_kernel=21, enc_bases=32, bottleneck=16, ublock_channels=32,
-                     n_blocks=2, upsampling_depth=3, groups=4, mixture_consistency=False)
+    model = SuDORMRF(
+        n_src=2,
+        enc_kernel=21,
+        enc_bases=32,
+        bottleneck=16,
+        ublock_channels=32,
+        n_blocks=2,
+        upsampling_depth=3,
+        groups=4,
+        mixture_consistency=False,
+    )
     x = torch.randn(2, 1234)
     y = model(x)
     assert y.shape == (2, 2, 1234)

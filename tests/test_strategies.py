@@ -91,9 +91,12 @@ def test_scaffold_two_clients_match_hand_computation(option):
         np.testing.assert_allclose(res.state["c_i"], expected_ci[k], atol=1e-6)
         np.testing.assert_allclose(res.extra["dc"], expected_ci[k] - c_i[k], atol=1e-6)
 
-    sums = merge_sums([
-        {"delta": ExactSum.of(r.delta.astype(np.float64)), "dc": ExactSum.of(r.extra["dc"])} for r in results
-    ])  # fmt: skip
+    sums = merge_sums(
+        [
+            {"delta": ExactSum.of(r.delta.astype(np.float64)), "dc": ExactSum.of(r.extra["dc"])}
+            for r in results
+        ]
+    )
     delta = strategy.pseudo_gradient(sums, weight_total=2.0, n_reporting=2)
     mean_dy = (expected_y[0] + expected_y[1]) / 2 - x
     mean_dc = ((expected_ci[0] - c_i[0]) + (expected_ci[1] - c_i[1])) / 2

@@ -123,9 +123,11 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
     out = df.reset_index(drop=True).copy()
     for col in _STRING_COLUMNS:
         values = out[col].astype(object)
-        out[col] = values.where(values.notna(), None).map(
-            lambda v: v if v is None else str(v)
-        ).astype(object)
+        out[col] = (
+            values.where(values.notna(), None)
+            .map(lambda v: v if v is None else str(v))
+            .astype(object)
+        )
     out["duration"] = pd.to_numeric(out["duration"], errors="coerce").astype("float64")
     sample_rate = pd.to_numeric(out["sample_rate"], errors="coerce").astype("float64")
     fractional = sample_rate.notna() & (sample_rate % 1 != 0)
@@ -162,15 +164,13 @@ def _check_schema(df: pd.DataFrame) -> None:
     if bad_gender.any():
         idx = df.index[bad_gender][0]
         raise ManifestError(
-            f"gender must be 'M', 'F' or null, got {df.at[idx, 'gender']!r} "
-            f"in {_row_name(df, idx)}"
+            f"gender must be 'M', 'F' or null, got {df.at[idx, 'gender']!r} in {_row_name(df, idx)}"
         )
     bad_sr = df["sample_rate"].notna() & (df["sample_rate"].fillna(1) <= 0)
     if bad_sr.any():
         idx = df.index[bad_sr][0]
         raise ManifestError(
-            f"sample_rate must be positive, got {df.at[idx, 'sample_rate']} "
-            f"in {_row_name(df, idx)}"
+            f"sample_rate must be positive, got {df.at[idx, 'sample_rate']} in {_row_name(df, idx)}"
         )
     bad_dur = df["duration"] < 0
     if bad_dur.any():

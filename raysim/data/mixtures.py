@@ -232,8 +232,11 @@ class _Chunk:
         return (self.offset, self.offset + n) if self.file_length >= n else (0, self.file_length)
 
     def columns(self, prefix: str) -> dict:
-        return {f"{prefix}_path": self.path, f"{prefix}_offset": self.offset,
-                f"{prefix}_class": self.cls}
+        return {
+            f"{prefix}_path": self.path,
+            f"{prefix}_offset": self.offset,
+            f"{prefix}_class": self.cls,
+        }
 
 
 def _columns(prefix: str, ch: _Chunk | None) -> dict:
@@ -246,32 +249,44 @@ def _columns(prefix: str, ch: _Chunk | None) -> dict:
 class _Builder:
     """State shared while building one spec: config, manifests, cache."""
 
-    def __init__(self, speech: pd.DataFrame, noise: pd.DataFrame, cfg: MixtureConfig,
-                 cache: AudioCache):
+    def __init__(
+        self, speech: pd.DataFrame, noise: pd.DataFrame, cfg: MixtureConfig, cache: AudioCache
+    ):
         self.cfg, self.cache, self.n = cfg, cache, cfg.num_samples
         self.speech, self.noise = speech, noise
 
     def load(self, path: str) -> np.ndarray:
         return self.cache.load(path, self.cfg.sample_rate)
 
-    def free_offset(self, rng: np.random.Generator, length: int,
-                    taken: list[tuple[int, int]]) -> int | None:
+    def free_offset(
+        self, rng: np.random.Generator, length: int, taken: list[tuple[int, int]]
+    ) -> int | None:
         """A random start whose chunk avoids the `taken` segments; None if there is none."""
         n = self.n
         if length <= n:
             return None if taken else 0
         starts = [(0, length - n)]
         for lo, hi in taken:  # a start s is free when [s, s+n) misses [lo, hi)
-            starts = [piece for a, b in starts for piece in ((a, min(b, lo - n)), (max(a, hi), b))
-                      if piece[0] <= piece[1]]
+            starts = [
+                piece
+                for a, b in starts
+                for piece in ((a, min(b, lo - n)), (max(a, hi), b))
+                if piece[0] <= piece[1]
+            ]
         if not starts:
             return None
         sizes = np.array([b - a + 1 for a, b in starts], dtype=np.float64)
         a, b = starts[int(rng.choice(len(starts), p=sizes / sizes.sum()))]
         return int(rng.integers(a, b + 1))
 
-    def audible(self, rng: np.random.Generator, next_file: Callable[[], int | None],
-                fill: str, taken: dict[str, list[tuple[int, int]]], role: str) -> _Chunk:
+    def audible(
+        self,
+        rng: np.random.Generator,
+        next_file: Callable[[], int | None],
+        fill: str,
+        taken: dict[str, list[tuple[int, int]]],
+        role: str,
+    ) -> _Chunk:
         """A non-silent chunk from files given by `next_file` (manifest row ids), avoiding
         the `taken` segments of each file."""
         frame = self.speech if role == "speech" else self.noise
@@ -300,8 +315,12 @@ class _Builder:
 class _NoisePool:
     """One client's noise: class distribution and, per class, files in shuffled cycles."""
 
-    def __init__(self, rows_by_class: dict[str | None, list[int]],
-                 probs: dict[str | None, float], rng: np.random.Generator):
+    def __init__(
+        self,
+        rows_by_class: dict[str | None, list[int]],
+        probs: dict[str | None, float],
+        rng: np.random.Generator,
+    ):
         self.rows = {c: list(r) for c, r in rows_by_class.items() if r}
         self.classes = [c for c in self.rows if probs.get(c, 0) > 0]
         if not self.classes:
@@ -342,8 +361,11 @@ def _prepare(df: pd.DataFrame, name: str, needs_class: bool) -> pd.DataFrame:
                 "speaker; every utterance needs one (client groups, held-out speakers)"
             )
         return out
-    cls = out["noise_class"] if "noise_class" in out and out["noise_class"].notna().all() \
+    cls = (
+        out["noise_class"]
+        if "noise_class" in out and out["noise_class"].notna().all()
         else out["label"]
+    )
     if needs_class and cls.isna().any():
         raise MixtureError(
             f"noise manifest row utt_id={out.loc[cls.isna(), 'utt_id'].iloc[0]!r} has no "
@@ -353,8 +375,9 @@ def _prepare(df: pd.DataFrame, name: str, needs_class: bool) -> pd.DataFrame:
     return out
 
 
-def _split(speech: pd.DataFrame, noise: pd.DataFrame, cfg: MixtureConfig,
-           rng: np.random.Generator) -> tuple[pd.Index, pd.Index, pd.Index, pd.Index]:
+def _split(
+    speech: pd.DataFrame, noise: pd.DataFrame, cfg: MixtureConfig, rng: np.random.Generator
+) -> tuple[pd.Index, pd.Index, pd.Index, pd.Index]:
     """Row ids of (train speech, test speech, train noise, test noise)."""
     if cfg.test_split == "manifest":
         test_speech = speech.index[speech["split"] == "test"]
@@ -374,40 +397,56 @@ def _split(speech: pd.DataFrame, noise: pd.DataFrame, cfg: MixtureConfig,
             k = min(math.ceil(cfg.test_fraction * len(rows)), len(rows) - 1)  # keep 1 to train
             held_rows.extend(rows[:k])
         test_noise = pd.Index(sorted(held_rows))
-    return (speech.index.difference(test_speech), test_speech,
-            noise.index.difference(test_noise), test_noise)
+    return (
+        speech.index.difference(test_speech),
+        test_speech,
+        noise.index.difference(test_noise),
+        test_noise,
+    )
 
 
-def _speech_clients(speech: pd.DataFrame, rows: pd.Index, cfg: MixtureConfig,
-                    rng: np.random.Generator) -> list[pd.Index]:
+def _speech_clients(
+    speech: pd.DataFrame, rows: pd.Index, cfg: MixtureConfig, rng: np.random.Generator
+) -> list[pd.Index]:
     if cfg.speech_partition == "speaker_groups":
         speakers = sorted(speech.loc[rows, "speaker"].unique(), key=_sort_key)
         if len(speakers) < cfg.n_clients:
-            raise MixtureError(f"n_clients={cfg.n_clients} exceeds the {len(speakers)} "
-                               "training speakers; lower it or use speech_partition='iid'")
+            raise MixtureError(
+                f"n_clients={cfg.n_clients} exceeds the {len(speakers)} "
+                "training speakers; lower it or use speech_partition='iid'"
+            )
         groups = np.array_split(np.array(speakers, dtype=object), cfg.n_clients)
         return [rows[speech.loc[rows, "speaker"].isin(set(g))] for g in groups]
     if len(rows) < cfg.n_clients:
         raise MixtureError(f"n_clients={cfg.n_clients} exceeds the {len(rows)} utterances")
-    return [pd.Index(sorted(part)) for part in np.array_split(rng.permutation(rows),
-                                                              cfg.n_clients)]
+    return [pd.Index(sorted(part)) for part in np.array_split(rng.permutation(rows), cfg.n_clients)]
 
 
-def _class_probs(classes: list, cfg: MixtureConfig, rng: np.random.Generator,
-                 counts: dict) -> list[dict]:
+def _class_probs(
+    classes: list, cfg: MixtureConfig, rng: np.random.Generator, counts: dict
+) -> list[dict]:
     """Per client: class → probability, following `noise_partition`."""
     C, K = cfg.n_clients, len(classes)
     if cfg.noise_partition == "iid":
         return [{c: float(counts[c]) for c in classes}] * C
     if cfg.noise_partition == "dirichlet":
-        return [dict(zip(classes, rng.dirichlet(np.full(K, cfg.dirichlet_alpha)), strict=True))
-                for _ in range(C)]
+        return [
+            dict(zip(classes, rng.dirichlet(np.full(K, cfg.dirichlet_alpha)), strict=True))
+            for _ in range(C)
+        ]
     if cfg.classes_per_client > K:
-        raise MixtureError(f"classes_per_client={cfg.classes_per_client} exceeds the {K} "
-                           "noise classes with training files")
+        raise MixtureError(
+            f"classes_per_client={cfg.classes_per_client} exceeds the {K} "
+            "noise classes with training files"
+        )
     order = rng.permutation(K)  # rotate through a shuffled class list: all classes used
-    return [{classes[order[(c * cfg.classes_per_client + j) % K]]: 1.0
-             for j in range(cfg.classes_per_client)} for c in range(C)]
+    return [
+        {
+            classes[order[(c * cfg.classes_per_client + j) % K]]: 1.0
+            for j in range(cfg.classes_per_client)
+        }
+        for c in range(C)
+    ]
 
 
 def build_mixture_spec(
@@ -425,11 +464,15 @@ def build_mixture_spec(
     the same table.
     """
     cfg = config or MixtureConfig()
-    b = _Builder(_prepare(speech, "speech", False),
-                 _prepare(noise, "noise", cfg.noise_partition != "iid"), cfg,
-                 cache or _PROCESS_CACHE)
-    train_s, test_s, train_n, test_n = _split(b.speech, b.noise, cfg,
-                                              _stream(cfg.seed, _SPLIT_STREAM))
+    b = _Builder(
+        _prepare(speech, "speech", False),
+        _prepare(noise, "noise", cfg.noise_partition != "iid"),
+        cfg,
+        cache or _PROCESS_CACHE,
+    )
+    train_s, test_s, train_n, test_n = _split(
+        b.speech, b.noise, cfg, _stream(cfg.seed, _SPLIT_STREAM)
+    )
     if train_s.empty or train_n.empty:
         raise MixtureError("no training speech or noise left after holding out the test set")
     part_rng = _stream(cfg.seed, _PARTITION_STREAM)
@@ -443,8 +486,7 @@ def build_mixture_spec(
         rng = _stream(cfg.seed, _CLIENT_STREAM, c)
         pool = _NoisePool(by_class, probs[c], rng)
         snr = (lambda r=rng: float(r.uniform(*cfg.snr_range_db))) if cfg.snr_range_db else None
-        rows += _client_rows(b, utts, pool, rng, snr, client=c, supervised=c < n_sup,
-                             split="train")
+        rows += _client_rows(b, utts, pool, rng, snr, client=c, supervised=c < n_sup, split="train")
     if len(test_s):
         if test_n.empty:
             raise MixtureError("test speech was held out but no noise file is left for it")
@@ -453,8 +495,7 @@ def build_mixture_spec(
         pool = _NoisePool(test_by_class, {c: len(r) for c, r in test_by_class.items()}, rng)
         snrs = itertools.cycle(cfg.test_snrs_db or [None])
         snr = (lambda: float(next(snrs))) if cfg.test_snrs_db else None
-        rows += _client_rows(b, test_s, pool, rng, snr, client=-1, supervised=True,
-                             split="test")
+        rows += _client_rows(b, test_s, pool, rng, snr, client=-1, supervised=True, split="test")
     spec = pd.DataFrame(rows, columns=list(SPEC_COLUMNS))
     for col in _OFFSET_COLUMNS:
         spec[col] = spec[col].astype("Int64")
@@ -476,9 +517,17 @@ def _rows_by_class(noise: pd.DataFrame, rows: pd.Index) -> dict[str | None, list
     return out
 
 
-def _client_rows(b: _Builder, utts: pd.Index, pool: _NoisePool, rng: np.random.Generator,
-                 snr: Callable[[], float] | None, *, client: int, supervised: bool,
-                 split: str) -> list[dict]:
+def _client_rows(
+    b: _Builder,
+    utts: pd.Index,
+    pool: _NoisePool,
+    rng: np.random.Generator,
+    snr: Callable[[], float] | None,
+    *,
+    client: int,
+    supervised: bool,
+    split: str,
+) -> list[dict]:
     """Examples of one client (or of the test set), speaker by speaker."""
     cfg, n, speech = b.cfg, b.n, b.speech
     out = []
@@ -489,8 +538,9 @@ def _client_rows(b: _Builder, utts: pd.Index, pool: _NoisePool, rng: np.random.G
         own = rng.permutation(np.asarray(utts[speech.loc[utts, "speaker"] == spk]))
         # FedEnhance: half the pairs are mixtures, the other half's noise clips are extras.
         n_mix = math.ceil(len(own) / 2) if cfg.extra_noise and split == "train" else len(own)
-        extras = [_draw_noise(b, rng, pool, pool.draw_class(), [], "extra noise")
-                  for _ in own[n_mix:]]
+        extras = [
+            _draw_noise(b, rng, pool, pool.draw_class(), [], "extra noise") for _ in own[n_mix:]
+        ]
         client_extra += extras
         plans.append((spk, own[:n_mix], extras))
     for spk, mix_rows, extras in plans:
@@ -506,25 +556,41 @@ def _client_rows(b: _Builder, utts: pd.Index, pool: _NoisePool, rng: np.random.G
             else:
                 snr_db = snr()
                 gain = math.sqrt(ps / (pn * 10 ** (snr_db / 10)))
-            extra = _pick_extra(b, rng, pool, extras, client_extra, noises, k) \
-                if cfg.extra_noise else None
+            extra = (
+                _pick_extra(b, rng, pool, extras, client_extra, noises, k)
+                if cfg.extra_noise
+                else None
+            )
             # PULSE: the noise-only clip is another file, or another part of the same file.
-            only = _draw_noise(b, rng, pool, noises[0].cls, noises, "noise-only") \
-                if cfg.noise_only else None
-            out.append({
-                "example_id": f"{split}-c{client:04d}-{len(out):06d}" if client >= 0
-                else f"test-{len(out):06d}",
-                "split": split, "client_id": client, "supervised": supervised,
-                "speaker": spk, "speech_utt_id": speech.at[row, "utt_id"],
-                "speech_path": s.path, "speech_offset": s.offset,
-                **noises[0].columns("noise"),
-                **_columns("noise2", noises[1] if len(noises) > 1 else None),
-                "noise_gain": gain, "snr_db": snr_db,
-                **_columns("extra_noise", extra),
-                **_columns("noise_only", only),
-                "sample_rate": cfg.sample_rate, "num_samples": n,
-                "speech_fill": cfg.speech_fill, "noise_fill": cfg.noise_fill,
-            })
+            only = (
+                _draw_noise(b, rng, pool, noises[0].cls, noises, "noise-only")
+                if cfg.noise_only
+                else None
+            )
+            out.append(
+                {
+                    "example_id": f"{split}-c{client:04d}-{len(out):06d}"
+                    if client >= 0
+                    else f"test-{len(out):06d}",
+                    "split": split,
+                    "client_id": client,
+                    "supervised": supervised,
+                    "speaker": spk,
+                    "speech_utt_id": speech.at[row, "utt_id"],
+                    "speech_path": s.path,
+                    "speech_offset": s.offset,
+                    **noises[0].columns("noise"),
+                    **_columns("noise2", noises[1] if len(noises) > 1 else None),
+                    "noise_gain": gain,
+                    "snr_db": snr_db,
+                    **_columns("extra_noise", extra),
+                    **_columns("noise_only", only),
+                    "sample_rate": cfg.sample_rate,
+                    "num_samples": n,
+                    "speech_fill": cfg.speech_fill,
+                    "noise_fill": cfg.noise_fill,
+                }
+            )
     return out
 
 
@@ -536,8 +602,14 @@ def _taken(chunks: list[_Chunk]) -> dict[str, list[tuple[int, int]]]:
     return taken
 
 
-def _draw_noise(b: _Builder, rng: np.random.Generator, pool: _NoisePool, cls: str | None,
-                noises: list[_Chunk], role: str) -> _Chunk:
+def _draw_noise(
+    b: _Builder,
+    rng: np.random.Generator,
+    pool: _NoisePool,
+    cls: str | None,
+    noises: list[_Chunk],
+    role: str,
+) -> _Chunk:
     """A non-silent clip of class `cls` from a file not in `noises`; failing that, from a
     part of their files that none of them covers; failing that, from the pool's other
     classes in the same order."""
@@ -545,27 +617,34 @@ def _draw_noise(b: _Builder, rng: np.random.Generator, pool: _NoisePool, cls: st
     taken = _taken(noises)
     reasons = []
     for c in [cls, *(c for c in pool.classes if c != cls)]:
-        for exclude in ([used, set()] if used else [set()]):
+        for exclude in [used, set()] if used else [set()]:
             if not pool.has_file(c, exclude):
                 continue
             try:
-                return b.audible(rng, lambda c=c, e=exclude: pool.draw_file(c, e),
-                                 b.cfg.noise_fill, taken, role)
+                return b.audible(
+                    rng, lambda c=c, e=exclude: pool.draw_file(c, e), b.cfg.noise_fill, taken, role
+                )
             except MixtureError as err:
                 reasons.append(str(err))
     context = f" beside {', '.join(x.path for x in noises)}" if noises else ""
     raise MixtureError(f"no {role} clip{context}: " + " | ".join(reasons))
 
 
-def _pick_extra(b: _Builder, rng: np.random.Generator, pool: _NoisePool,
-                extras: list[_Chunk], client_extra: list[_Chunk], noises: list[_Chunk],
-                k: int) -> _Chunk:
+def _pick_extra(
+    b: _Builder,
+    rng: np.random.Generator,
+    pool: _NoisePool,
+    extras: list[_Chunk],
+    client_extra: list[_Chunk],
+    noises: list[_Chunk],
+    k: int,
+) -> _Chunk:
     """The speaker's k-th extra clip (cycling), preferring files not in this example."""
     candidates = extras or client_extra
     if not candidates:  # test set, or a client of one-utterance speakers: a fresh clip
         return _draw_noise(b, rng, pool, pool.draw_class(), noises, "extra noise")
     own_files = {x.path for x in noises}
-    ordered = candidates[k % len(candidates):] + candidates[: k % len(candidates)]
+    ordered = candidates[k % len(candidates) :] + candidates[: k % len(candidates)]
     return next((x for x in ordered if x.path not in own_files), ordered[0])
 
 
@@ -609,8 +688,9 @@ def load_example(row: Mapping | pd.Series, *, cache: AudioCache | None = None) -
     )
 
 
-def write_mixtures(spec: pd.DataFrame, out_dir: str | Path, *,
-                   cache: AudioCache | None = None) -> pd.DataFrame:
+def write_mixtures(
+    spec: pd.DataFrame, out_dir: str | Path, *, cache: AudioCache | None = None
+) -> pd.DataFrame:
     """Write every example as PCM_16 WAVs and the spec as ``mixtures.parquet``.
 
     Files: ``train/client0003/{example_id}_{role}.wav`` (``test/…`` for the test set), roles
@@ -624,9 +704,13 @@ def write_mixtures(spec: pd.DataFrame, out_dir: str | Path, *,
     scales = []
     for i, (_, row) in enumerate(spec.iterrows()):
         ex = load_example(row, cache=cache)
-        arrays = {"mixture": ex.mixture, "speech": ex.speech,
-                  **{f"noise{k + 1}": x for k, x in enumerate(ex.noises)},
-                  "extra_noise": ex.extra_noise, "noise_only": ex.noise_only}
+        arrays = {
+            "mixture": ex.mixture,
+            "speech": ex.speech,
+            **{f"noise{k + 1}": x for k, x in enumerate(ex.noises)},
+            "extra_noise": ex.extra_noise,
+            "noise_only": ex.noise_only,
+        }
         peak = max(float(np.abs(x).max()) for x in arrays.values() if x is not None)
         scale = min(1.0, 0.99 / peak) if peak > 0 else 1.0
         scales.append(scale)

@@ -260,8 +260,9 @@ def _limit(wave: np.ndarray, peak: float = 0.9) -> np.ndarray:
     return (wave * min(1.0, peak / top) if top > 0 else wave).astype(np.float32)
 
 
-def _shaped_noise(rng: np.random.Generator, n: int, sample_rate: int, exponent: float,
-                  highpass_hz: float = 20.0) -> np.ndarray:
+def _shaped_noise(
+    rng: np.random.Generator, n: int, sample_rate: int, exponent: float, highpass_hz: float = 20.0
+) -> np.ndarray:
     """Gaussian noise with power spectrum ∝ 1/f**exponent (0 white, 1 pink, 2 brown)."""
     spec = np.fft.rfft(rng.standard_normal(n))
     f = np.fft.rfftfreq(n, 1 / sample_rate)
@@ -277,8 +278,9 @@ def _babble(rng: np.random.Generator, n: int, sample_rate: int, seed: int) -> np
         parts, have = [], 0
         while have < n:
             emotion = EMOTIONS[int(rng.integers(len(EMOTIONS)))]
-            utt = synthesize_utterance(talker, emotion, int(rng.integers(1 << 30)),
-                                       sample_rate=sample_rate, seed=seed)
+            utt = synthesize_utterance(
+                talker, emotion, int(rng.integers(1 << 30)), sample_rate=sample_rate, seed=seed
+            )
             parts.append(utt)
             have += len(utt)
         voice = np.concatenate(parts)[:n]
@@ -403,20 +405,39 @@ def generate_corpus(
                 wave = synthesize_utterance(spk, emotion, utt, sample_rate=sample_rate, seed=seed)
                 utt_id = f"{_speaker_id(spk)}_{emotion}_{utt:03d}"
                 path = out / "speech" / _speaker_id(spk) / f"{utt_id}.wav"
-                speech_rows.append(_write(path, wave, sample_rate, {
-                    "utt_id": utt_id, "speaker": _speaker_id(spk), "gender": traits.gender,
-                    "label": emotion,
-                }))
+                speech_rows.append(
+                    _write(
+                        path,
+                        wave,
+                        sample_rate,
+                        {
+                            "utt_id": utt_id,
+                            "speaker": _speaker_id(spk),
+                            "gender": traits.gender,
+                            "label": emotion,
+                        },
+                    )
+                )
     noise_rows = []
     for noise_class in NOISE_CLASSES:
         for clip in range(params["noise_clips_per_class"]):
-            wave = synthesize_noise(noise_class, clip, seconds=noise_seconds,
-                                    sample_rate=sample_rate, seed=seed)
+            wave = synthesize_noise(
+                noise_class, clip, seconds=noise_seconds, sample_rate=sample_rate, seed=seed
+            )
             utt_id = f"{noise_class}_{clip:03d}"
             path = out / "noise" / noise_class / f"{utt_id}.wav"
-            noise_rows.append(_write(path, wave, sample_rate, {
-                "utt_id": utt_id, "label": noise_class, "noise_class": noise_class,
-            }))
+            noise_rows.append(
+                _write(
+                    path,
+                    wave,
+                    sample_rate,
+                    {
+                        "utt_id": utt_id,
+                        "label": noise_class,
+                        "noise_class": noise_class,
+                    },
+                )
+            )
     speech = make_manifest(speech_rows)
     noise = make_manifest(noise_rows, extra_columns=("noise_class",))
     write_manifest(speech, out / "speech.parquet")
@@ -428,8 +449,12 @@ def generate_corpus(
 def _write(path: Path, wave: np.ndarray, sample_rate: int, row: dict) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, wave, sample_rate, subtype="PCM_16")
-    return {**row, "path": str(path), "duration": len(wave) / sample_rate,
-            "sample_rate": sample_rate}
+    return {
+        **row,
+        "path": str(path),
+        "duration": len(wave) / sample_rate,
+        "sample_rate": sample_rate,
+    }
 
 
 def _reuse(out: Path, params: dict) -> tuple[pd.DataFrame, pd.DataFrame] | None:
@@ -443,4 +468,3 @@ def _reuse(out: Path, params: dict) -> tuple[pd.DataFrame, pd.DataFrame] | None:
         return None
     paths = pd.concat([speech["path"], noise["path"]])
     return (speech, noise) if all(Path(p).is_file() for p in paths) else None
-

@@ -72,8 +72,12 @@ def pit_neg_si_sdr(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     (torchmetrics `permutation_invariant_training`, speaker-wise), negated.
     """
     best, _ = permutation_invariant_training(
-        est, ref, scale_invariant_signal_distortion_ratio, mode="speaker-wise",
-        eval_func="max", zero_mean=True,
+        est,
+        ref,
+        scale_invariant_signal_distortion_ratio,
+        mode="speaker-wise",
+        eval_func="max",
+        zero_mean=True,
     )
     return -best
 
@@ -93,8 +97,7 @@ def mixit_assignments(n_src: int, n_mix: int = 2) -> torch.Tensor:
 
 
 FEDENHANCE_ASSIGNMENTS = torch.tensor(
-    [[[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
-     [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]]
+    [[[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]]
 )
 """FedEnhance's two MixIT assignments (2, 2, 3): slot 0 (speech) always goes to x₁."""
 

@@ -121,7 +121,5 @@ def build_iemocap_manifest(
         expected=EXPECTED,
         probe=probe,
         on_error=on_error,
-        extra_columns=(
-            "session", "mode", "dialog", "raw_label", "valence", "arousal", "dominance"
-        ),
+        extra_columns=("session", "mode", "dialog", "raw_label", "valence", "arousal", "dominance"),
     )

@@ -103,7 +103,11 @@ def build_msp_improv_manifest(
         probe=probe,
         on_error=on_error,
         extra_columns=(
-            "session", "scenario", "condition", "target_emotion", "label_source",
+            "session",
+            "scenario",
+            "condition",
+            "target_emotion",
+            "label_source",
             *_ATTR_COLUMNS.values(),
         ),
     )

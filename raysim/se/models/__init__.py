@@ -25,5 +25,11 @@ def build_se_model(name: str, **kwargs) -> nn.Module:
     return cls(**kwargs)
 
 
-__all__ = ["SE_MODELS", "ConvTasNet", "PulseCNN", "SuDORMRF", "build_se_model",
-           "mixture_consistency"]
+__all__ = [
+    "SE_MODELS",
+    "ConvTasNet",
+    "PulseCNN",
+    "SuDORMRF",
+    "build_se_model",
+    "mixture_consistency",
+]

@@ -69,9 +69,7 @@ class ConvTasNet(nn.Module):
         self.consistent = mixture_consistency
         self.encoder = nn.Conv1d(1, n_filters, kernel, stride=stride, bias=False)
         self.norm = nn.GroupNorm(1, n_filters)
-        self.blocks = nn.ModuleList(
-            _DilatedBlock(n_filters, hidden, 2**i) for i in range(n_blocks)
-        )
+        self.blocks = nn.ModuleList(_DilatedBlock(n_filters, hidden, 2**i) for i in range(n_blocks))
         self.mask = nn.Conv1d(n_filters, n_src * n_filters, 1)
         self.decoder = nn.ConvTranspose1d(n_filters, 1, kernel, stride=stride, bias=False)
 

@@ -25,8 +25,12 @@ from torch import nn
 def _conv_pair(c_in: int, c_out: int, dropout: float) -> list[nn.Module]:
     """Two 3×3 convs (c_in → c_out → c_out), each followed by ReLU and Dropout2d."""
     return [
-        nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(), nn.Dropout2d(dropout),
-        nn.Conv2d(c_out, c_out, 3, padding=1), nn.ReLU(), nn.Dropout2d(dropout),
+        nn.Conv2d(c_in, c_out, 3, padding=1),
+        nn.ReLU(),
+        nn.Dropout2d(dropout),
+        nn.Conv2d(c_out, c_out, 3, padding=1),
+        nn.ReLU(),
+        nn.Dropout2d(dropout),
     ]
 
 

@@ -141,13 +141,20 @@ class SuDORMRF(nn.Module):
         self.norm = _gln(enc_bases)
         self.bottleneck = nn.Conv1d(enc_bases, bottleneck, 1)
         self.separator = nn.Sequential(
-            *(_GCUBlock(bottleneck, ublock_channels, upsampling_depth, groups)
-              for _ in range(n_blocks))
+            *(
+                _GCUBlock(bottleneck, ublock_channels, upsampling_depth, groups)
+                for _ in range(n_blocks)
+            )
         )
         self.mask = nn.Sequential(nn.PReLU(), nn.Conv1d(bottleneck, n_src * enc_bases, 1))
         self.decoder = nn.ConvTranspose1d(
-            n_src * enc_bases, n_src, enc_kernel, stride=hop, padding=hop,
-            output_padding=hop - 1, bias=False,
+            n_src * enc_bases,
+            n_src,
+            enc_kernel,
+            stride=hop,
+            padding=hop,
+            output_padding=hop - 1,
+            bias=False,
         )
         nn.init.xavier_uniform_(self.decoder.weight)
 
