@@ -52,3 +52,14 @@ def test_missing_label_column_is_named():
         source_from_features(
             x, meta, FeatureStoreParams(path="mem", label_column="emotion"), 0, "store.parquet"
         )
+
+
+def test_global_standardize_uses_training_rows_only():
+    x, meta = _store()
+    x = x * 10 + 3
+    params = FeatureStoreParams(path="mem", standardize="global", held_out={"groups": ["spk0"]})
+    data = source_from_features(x, meta, params, seed=0, origin="mem")
+    train_x = data.clients.arrays["x"]
+    np.testing.assert_allclose(train_x.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(train_x.std(0), 1, atol=1e-4)
+    assert abs(data.eval_data["x"].mean()) < 1.0  # same transform, not its own statistics

@@ -40,8 +40,23 @@ class FeatureStoreParams(BaseModel):
     label_column: str = "label"
     classes: list[str] | None = Field(None, description="class order (default: sorted labels)")
     group_column: str = "speaker"
+    standardize: Literal["none", "global"] = Field(
+        "none",
+        description="global: z-normalise every row with the training clients' pooled mean and "
+        "std, i.e. what one federated statistics round (clients send Σx, Σx², n) yields",
+    )
     held_out: HeldOutParams = Field(default_factory=HeldOutParams)
     partition: PartitionParams = Field(default_factory=lambda: PartitionParams(name="group"))
+
+
+def pooled_standardize(x: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Rows of `x` z-normalised with the mean and std of the `train` rows (float32)."""
+    n = len(train)
+    s1 = x[train].sum(0, dtype=np.float64)
+    s2 = np.square(x[train], dtype=np.float64).sum(0)
+    mean = s1 / n
+    std = np.sqrt(np.maximum(s2 / n - mean**2, 0.0))
+    return ((x - mean) / np.where(std > 1e-8, std, 1.0)).astype(np.float32)
 
 
 def held_out_mask(
@@ -90,6 +105,8 @@ def source_from_features(
     g = g.to_numpy(np.int64)
     test = held_out_mask(meta, params.held_out, params.group_column, seed)
     train = np.flatnonzero(~test)
+    if params.standardize == "global":
+        x = pooled_standardize(x, train)
     part = make_partition(params.partition, y[train], seed, groups=g[train])
     arrays = {"x": x[train], "y": y[train], "group": g[train]}
     info = {
@@ -118,6 +135,7 @@ class ProceduralSERParams(BaseModel):
     utterances_per_speaker_per_emotion: int = Field(10, ge=1)
     sample_rate: int = Field(16000, ge=8000)
     feature_set: str = "egemaps"
+    standardize: Literal["none", "global"] = "none"
     cache_dir: str | None = Field(None, description="default: $RAYSIM_CACHE or ~/.cache/raysim")
     held_out: HeldOutParams = Field(default_factory=HeldOutParams)
     partition: PartitionParams = Field(default_factory=lambda: PartitionParams(name="group"))
@@ -159,6 +177,9 @@ def procedural_ser(params: ProceduralSERParams, seed: int) -> SourceData:
     store = procedural_store(params)
     x, meta = FeatureStore(store).to_numpy()
     fs = FeatureStoreParams(
-        path=str(store), held_out=params.held_out, partition=params.partition, label_column="label"
+        path=str(store),
+        held_out=params.held_out,
+        partition=params.partition,
+        standardize=params.standardize,
     )
     return source_from_features(x, meta, fs, seed, str(store))
