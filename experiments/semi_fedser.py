@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="0,1,2", type=lambda t: [int(s) for s in _csv(t)])
     ap.add_argument("--out", type=Path, help="write summaries and histories here (JSON)")
     ap.add_argument("overrides", nargs="*", help="dotted key=value overrides")
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)
     try:
         config = load_config(args.config)
         if args.data:
