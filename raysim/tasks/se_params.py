@@ -27,7 +27,7 @@ class ObjectivesParams(_Params):
 
     supervised: ``fedenhance`` (model sees x₁ + x₂; −SI-SDR(ŝ₀, s) + PIT −SI-SDR of
         slots 1–2 against [noise of x₁, x₂]), ``neg_si_sdr`` (model sees x₁;
-        −SI-SDR(ŝ_slot, s)) or ``pn`` (PULSE's PN baseline, (σ(−z)|X| − |S|)²).
+        −SI-SDR(ŝ₀, s)) or ``pn`` (PULSE's PN baseline, (σ(−z)|X| − |S|)²).
     unsupervised: ``mixit`` (FedEnhance's form, −SI-SDR, slot 0 tied to x₁) or
         ``mixit_general`` (all 2^M assignments, `mixit.pair_loss`).
     pu: ``nnpu`` (PULSE's weighted PU risk, `nnpu` params).
