@@ -23,14 +23,16 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from raysim.data.clients import ArrayClients
 from raysim.data.sources import SourceData
+
+if TYPE_CHECKING:  # pandas costs ~0.4 s to import; workers importing the task need none of it
+    import pandas as pd
 
 SUPERVISED, UNSUPERVISED, PU = 0, 1, 2
 """Client kinds, as stored in the ``kind`` array."""
@@ -108,8 +110,7 @@ def _subset(df: pd.DataFrame, max_files: int | None, by: str, seed: int) -> pd.D
     if max_files is None or max_files >= len(df):
         return df
     frac = max_files / len(df)
-    keys = df[by].fillna("") if by in df else pd.Series("", index=df.index)
-    return df.groupby(keys, group_keys=False).sample(frac=frac, random_state=seed)
+    return df.groupby(df[by].fillna(""), group_keys=False).sample(frac=frac, random_state=seed)
 
 
 def load_audio_set(params: AudioSetParams, role: str, seed: int) -> pd.DataFrame:
