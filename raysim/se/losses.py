@@ -13,10 +13,6 @@ from collections.abc import Callable
 from typing import Literal, NamedTuple
 
 import torch
-from torchmetrics.functional.audio import (
-    permutation_invariant_training,
-    scale_invariant_signal_distortion_ratio,
-)
 
 PairLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """(estimate, reference) → per-item loss over the last axis."""
@@ -31,6 +27,9 @@ SNR_MAX_TAU = 10 ** (-30 / 10)
 def neg_si_sdr(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     """Per-item −SI-SDR in dB (Le Roux et al., "SDR – half-baked or well done?",
     ICASSP 2019), zero-mean, computed by torchmetrics."""
+    # lazy: importing torchmetrics costs ~1 s in every worker that imports this module
+    from torchmetrics.functional.audio import scale_invariant_signal_distortion_ratio
+
     return -scale_invariant_signal_distortion_ratio(est, ref, zero_mean=True)
 
 
@@ -71,6 +70,11 @@ def pit_neg_si_sdr(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     The source order of `est` that maximises the mean SI-SDR over the J sources
     (torchmetrics `permutation_invariant_training`, speaker-wise), negated.
     """
+    from torchmetrics.functional.audio import (
+        permutation_invariant_training,
+        scale_invariant_signal_distortion_ratio,
+    )
+
     best, _ = permutation_invariant_training(
         est,
         ref,

@@ -14,10 +14,6 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
-from torchmetrics.functional.audio import (
-    scale_invariant_signal_distortion_ratio,
-    signal_distortion_ratio,
-)
 
 from raysim.se.losses import si_snr
 
@@ -31,6 +27,9 @@ def _require(package: str, metric: str) -> None:
 
 def si_sdr(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     """SI-SDR in dB (Le Roux et al., ICASSP 2019), zero-mean."""
+    # lazy: importing torchmetrics costs ~1 s in every process that imports this module
+    from torchmetrics.functional.audio import scale_invariant_signal_distortion_ratio
+
     return scale_invariant_signal_distortion_ratio(est, ref, zero_mean=True)
 
 
@@ -41,6 +40,8 @@ def si_sdri(est: torch.Tensor, ref: torch.Tensor, noisy: torch.Tensor) -> torch.
 
 def sdr(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     """SDR in dB (BSS-eval style with a 512-tap distortion filter, torchmetrics)."""
+    from torchmetrics.functional.audio import signal_distortion_ratio
+
     return signal_distortion_ratio(est, ref)
 
 
