@@ -4,10 +4,11 @@
 
 Prints one JSON line with both rates (files/s) and their ratio. The single-process rate
 is a plain loop with one Smile object, warmed up on one file first (imports, resampler).
-The Ray rate is measured over the `extract_features` call after `ray.init`: a first, cold
-call (worker processes still importing OpenSMILE/torch) is reported as `ray_cold_*`; then
-the two alternate R times on warm processes and the medians give the headline ratio, which
-also damps the effect of other load on a shared machine.
+The Ray rate is measured over the `extract_features` call once Ray is up (`ray.init` and
+one no-op task per CPU, so that the worker processes exist). A first, cold call (workers
+still importing raysim/OpenSMILE/torch) is reported as `ray_cold_*`; then the two
+alternate R times on warm processes and the medians give the headline ratio, which also
+damps the effect of other load on a shared machine.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ def ray_rate(manifest: pd.DataFrame, shard_size: int) -> tuple[float, int, int]:
     return rate, summary.n_ok, summary.n_failed
 
 
+@ray.remote(num_cpus=1)
+def _noop() -> None:
+    time.sleep(0.5)  # long enough that each CPU's task lands on its own worker process
+
+
 def main() -> None:
     """Run both measurements and print the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -70,6 +76,7 @@ def main() -> None:
 
     manifest = audio_manifest(args.root)
     ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
+    ray.get([_noop.remote() for _ in range(args.workers)])  # Ray start-up, not timed
     cold, n_ok, n_failed = ray_rate(manifest, args.shard_size)
     singles, parallels = [], []
     for _ in range(args.repeats):
