@@ -10,6 +10,7 @@ never with the population.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ class Aggregator:
         self.eval_data = eval_data
         self.pool = pool
         self.task = build_task(cfg.task.name, cfg.task.params(), info)
+        threading.Thread(target=self.task.preload_evaluation, daemon=True).start()
         torch.manual_seed(cfg.seed)
         self.model = self.task.build_model()
         self.global_vec = get_flat(self.model)

@@ -98,6 +98,10 @@ class Task(ABC):
     def evaluate(self, model: nn.Module, data: dict[str, np.ndarray]) -> dict[str, float]:
         """Metrics of the model on held-out data (keys without prefix)."""
 
+    def preload_evaluation(self) -> None:  # noqa: B027 (optional hook, no-op by default)
+        """Import what `evaluate` needs (e.g. torchmetrics, ~1 s). The aggregator calls it
+        on a background thread at start-up, so the import overlaps the first rounds."""
+
     def num_samples(self, data: dict[str, np.ndarray]) -> int:
         """The client's sample count (its FedAvg weight)."""
         return len(next(iter(data.values())))

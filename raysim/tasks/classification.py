@@ -82,6 +82,9 @@ class FeatureClassification(Task):
         per_sample = F.cross_entropy(model(batch["x"]), batch["y"], reduction="none")
         return (per_sample * batch["w"]).mean()
 
+    def preload_evaluation(self) -> None:
+        import torchmetrics.functional.classification  # noqa: F401
+
     @torch.no_grad()
     def evaluate(self, model, data) -> dict[str, float]:
         model.eval()

@@ -193,6 +193,9 @@ class SpeechEnhancement(Task):
         return out
 
     # -- evaluation -------------------------------------------------------------------
+    def preload_evaluation(self) -> None:
+        import torchmetrics.functional.audio  # noqa: F401
+
     @torch.no_grad()
     def evaluate(self, model, data) -> dict[str, float]:
         """Means over the held-out mixtures of `eval.metrics` (SI-SDRi first) and the

@@ -159,6 +159,9 @@ class SemiSER(Task):
             per_sample = per_sample * batch["w"]
         return per_sample.mean()
 
+    def preload_evaluation(self) -> None:
+        import torchmetrics.functional.classification  # noqa: F401
+
     @torch.no_grad()
     def evaluate(self, model, data) -> dict[str, float]:
         model.eval()
