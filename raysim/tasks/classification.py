@@ -6,6 +6,7 @@ recall, the SER field's primary metric) and macro-F1.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -54,6 +55,19 @@ def classification_metrics(
     }
 
 
+@torch.no_grad()
+def evaluate_features(model: nn.Module, x: np.ndarray, y: np.ndarray, num_classes: int) -> dict:
+    """accuracy, UAR, macro-F1 and cross-entropy of `model` on feature rows `x`."""
+    model.eval()
+    xt = torch.tensor(x, dtype=torch.float32)
+    yt = torch.tensor(y, dtype=torch.int64)
+    logits = torch.cat([model(xt[i : i + 4096]) for i in range(0, len(xt), 4096)])
+    out = classification_metrics(logits, yt, num_classes)
+    out["loss"] = float(F.cross_entropy(logits, yt))
+    model.train()
+    return out
+
+
 class FeatureClassification(Task):
     """Supervised classification of feature vectors; data keys `x` (float32) and `y` (int64)."""
 
@@ -85,13 +99,5 @@ class FeatureClassification(Task):
     def preload_evaluation(self) -> None:
         import torchmetrics.functional.classification  # noqa: F401
 
-    @torch.no_grad()
     def evaluate(self, model, data) -> dict[str, float]:
-        model.eval()
-        x = torch.tensor(data["x"], dtype=torch.float32)
-        y = torch.tensor(data["y"], dtype=torch.int64)
-        logits = torch.cat([model(x[i : i + 4096]) for i in range(0, len(x), 4096)])
-        out = classification_metrics(logits, y, self.num_classes)
-        out["loss"] = float(F.cross_entropy(logits, y))
-        model.train()
-        return out
+        return evaluate_features(model, data["x"], data["y"], self.num_classes)

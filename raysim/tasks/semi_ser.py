@@ -38,8 +38,12 @@ from raysim.ser.masks import supervision_mask
 from raysim.ser.pseudo_labels import multiview_probs, ramp_threshold, select
 from raysim.ser.sfa import sfa
 from raysim.ser.znorm import znorm, znorm_by_group
-from raysim.tasks.base import ClientContext, LocalData, Task
-from raysim.tasks.classification import MLP, balanced_sample_weights, classification_metrics
+from raysim.tasks.base import ClientContext, LocalData
+from raysim.tasks.classification import (
+    FeatureClassification,
+    balanced_sample_weights,
+    evaluate_features,
+)
 from raysim.tasks.semi_ser_params import SemiSERParams
 
 #: client-state keys: pseudo-labelled rows, their labels, the last round trained
@@ -51,19 +55,11 @@ def _generator(ctx: ClientContext) -> torch.Generator:
     return torch.Generator().manual_seed(int(ctx.rng.integers(2**62)))
 
 
-class SemiSER(Task):
-    """Semi-FedSER: multiview pseudo-labels, SFA, class-balanced loss, per-client z-norm."""
+class SemiSER(FeatureClassification):
+    """Semi-FedSER: multiview pseudo-labels, SFA, class-balanced loss, per-client z-norm.
+    The model (MLP) and the metrics are the feature-classification task's."""
 
     params: SemiSERParams
-
-    def __init__(self, params: SemiSERParams, info):
-        super().__init__(params, info)
-        self.input_dim = int(info["input_dim"])
-        self.num_classes = int(info["num_classes"])
-
-    def build_model(self) -> nn.Module:
-        p = self.params
-        return MLP(self.input_dim, p.hidden, self.num_classes, p.dropout)
 
     def normalise(self, x: np.ndarray) -> np.ndarray:
         """A client's features, z-normalised with its own statistics if configured."""
@@ -159,23 +155,12 @@ class SemiSER(Task):
             per_sample = per_sample * batch["w"]
         return per_sample.mean()
 
-    def preload_evaluation(self) -> None:
-        import torchmetrics.functional.classification  # noqa: F401
-
-    @torch.no_grad()
     def evaluate(self, model, data) -> dict[str, float]:
-        model.eval()
         if self.params.normalize == "client" and "group" in data:
             x = znorm_by_group(data["x"], data["group"])
         else:
             x = self.normalise(data["x"])
-        xt = torch.from_numpy(x)
-        y = torch.from_numpy(np.array(data["y"], dtype=np.int64))
-        logits = torch.cat([model(xt[i : i + 4096]) for i in range(0, len(xt), 4096)])
-        out = classification_metrics(logits, y, self.num_classes)
-        out["loss"] = float(F.cross_entropy(logits, y))
-        model.train()
-        return out
+        return evaluate_features(model, x, data["y"], self.num_classes)
 
     def summarize_round(self, metrics: dict[str, float]) -> dict[str, float]:
         out = dict(metrics)
