@@ -88,6 +88,9 @@ class StrategyConfig(Section):
     mu: float = Field(0.01, ge=0, description="fedprox: proximal weight")
     option: Literal["I", "II"] = Field("II", description="scaffold: control-variate update")
     server_lr: float = Field(1.0, gt=0, description="scaffold: global step size eta_g")
+    correction: Literal["gradient", "after_step"] = Field(
+        "gradient", description="scaffold: add c - c_i to the gradient, or apply it after each step"
+    )
     scale_control_by_fraction: bool = Field(
         True, description="scaffold: c += |S|/N mean(dc) (paper); False: c += mean(dc)"
     )

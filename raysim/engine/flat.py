@@ -72,3 +72,13 @@ def add_to_grads(model: nn.Module, vec: torch.Tensor) -> None:
         else:
             p.grad.add_(piece)
         i += n
+
+
+@torch.no_grad()
+def add_to_params(model: nn.Module, vec: torch.Tensor) -> None:
+    """param += vec, with `vec` laid out like the parameter prefix of the flat state."""
+    i = 0
+    for p in model.parameters():
+        n = p.numel()
+        p.add_(vec[i : i + n].view_as(p).to(p.device))
+        i += n

@@ -98,6 +98,7 @@ def train_client(
                 if cfg.clip_grad_norm is not None:
                     nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
                 opt.step()
+                hook.after_step(model, lr)
                 n = len(next(iter(batch.values())))
                 loss_sum += float(loss.detach()) * n
                 seen += n

@@ -23,6 +23,9 @@ class ClientHook:
     def before_step(self, model: nn.Module) -> None:
         """Adjust gradients after backward() and before the optimizer step."""
 
+    def after_step(self, model: nn.Module, lr: float) -> None:
+        """Adjust parameters right after the optimizer step (`lr` is the round's local lr)."""
+
     def finish(
         self, delta: np.ndarray, steps: int, lr: float, full_gradient
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:

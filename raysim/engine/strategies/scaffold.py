@@ -12,6 +12,10 @@ and sends Δy = y − x, Δc = c_i⁺ − c_i.
 Server: x ← x + η_g · mean_S Δy;  c ← c + (|S|/N) · mean_S Δc.
 ``scale_control_by_fraction=False`` drops |S|/N (as Semi-FedSER did); the
 paper's rule is the default. The paper averages Δy uniformly.
+``correction="gradient"`` (default) adds c − c_i to the gradient the local optimizer
+sees; ``"after_step"`` leaves the optimizer alone and moves y ← y − η_l (c − c_i)
+after each of its steps, as Semi-FedSER did with Adam (an adaptive optimizer would
+otherwise rescale the correction along with the gradient).
 """
 
 from __future__ import annotations
@@ -23,20 +27,26 @@ import torch
 from torch import nn
 
 from raysim.engine.exact_sum import ExactSum
-from raysim.engine.flat import add_to_grads
+from raysim.engine.flat import add_to_grads, add_to_params
 from raysim.engine.strategies.base import ClientHook, Strategy
 
 
 class _ScaffoldHook(ClientHook):
-    def __init__(self, c: torch.Tensor, c_i: torch.Tensor, option: str, n_params: int):
+    def __init__(self, c: torch.Tensor, c_i: torch.Tensor, option: str, where: str, n_params: int):
         self.c = c
         self.c_i = c_i
         self.correction = c - c_i
         self.option = option
+        self.where = where
         self.n_params = n_params
 
     def before_step(self, model: nn.Module) -> None:
-        add_to_grads(model, self.correction)
+        if self.where == "gradient":
+            add_to_grads(model, self.correction)
+
+    def after_step(self, model: nn.Module, lr: float) -> None:
+        if self.where == "after_step":
+            add_to_params(model, -lr * self.correction)
 
     def finish(self, delta, steps, lr, full_gradient):
         if self.option == "I":
@@ -66,7 +76,7 @@ class Scaffold(Strategy):
             c_i = torch.from_numpy(np.array(client_state["c_i"], dtype=np.float32))
         else:
             c_i = torch.zeros(self.n_params)
-        return _ScaffoldHook(c, c_i, self.cfg.option, self.n_params)
+        return _ScaffoldHook(c, c_i, self.cfg.option, self.cfg.correction, self.n_params)
 
     def pseudo_gradient(
         self, sums: dict[str, ExactSum], weight_total: float, n_reporting: int
