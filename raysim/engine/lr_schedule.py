@@ -42,6 +42,7 @@ class RoundLR:
         """Advance after a round; plateau watches `record[monitor]` when present."""
         if self._sched is None:
             return
+        self._opt.step()  # no gradients: a no-op that keeps torch's step-order check quiet
         if self.cfg.name == "plateau":
             value = record.get(self.cfg.monitor)
             if value is not None:
