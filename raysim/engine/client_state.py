@@ -19,9 +19,6 @@ class ClientStateStore:
     def __init__(self) -> None:
         self._states: dict[int, dict[str, np.ndarray]] = {}
 
-    def get(self, client_id: int) -> dict[str, np.ndarray] | None:
-        return self._states.get(client_id)
-
     def get_many(self, client_ids: list[int]) -> dict[int, dict[str, np.ndarray]]:
         """States of the given clients that have one."""
         return {c: self._states[c] for c in client_ids if c in self._states}

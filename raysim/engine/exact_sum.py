@@ -68,9 +68,6 @@ class ExactSum:
         """The sum as float64 (one deterministic rounding from the exact integers)."""
         return (self.hi.astype(np.float64) + self.lo.astype(np.float64) / _LO_SCALE) / _HI_SCALE
 
-    def __len__(self) -> int:
-        return len(self.hi)
-
 
 def merge_sums(parts: list[dict[str, ExactSum]]) -> dict[str, ExactSum]:
     """Add dicts of sums key by key (keys missing from a part count as zero)."""

@@ -81,7 +81,7 @@ class ClientWorker:
         ctx = ClientContext(0, 0, self.seed, np.random.default_rng(0), self.device)
         one_step = self.local.model_copy(update={"steps": 1, "epochs": 1})
         start = np.zeros(state_size(self.model), np.float32)
-        payload = self.strategy.warm_up_payload()
+        payload = self.strategy.broadcast()
         train_client(
             self.task, self.model, self.strategy, one_step, 1e-3, start, payload,
             self.clients.get(0), None, ctx,

@@ -57,10 +57,6 @@ class Strategy:
         """Server state every sampled client receives with the global model."""
         return {}
 
-    def warm_up_payload(self) -> dict[str, np.ndarray]:
-        """A neutral broadcast for a worker's start-up warm-up step."""
-        return self.broadcast()
-
     def client_hook(
         self,
         global_vec: np.ndarray,
