@@ -27,7 +27,7 @@ import yaml
 
 import raysim
 from raysim.config import ConfigError, load_config, merge, parse_config, parse_overrides
-from raysim.simulation import init_ray
+from raysim.ray_runtime import init_ray
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "semi_fedser.yaml"
 

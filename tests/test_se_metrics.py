@@ -107,6 +107,21 @@ def test_pesq_and_stoi_rank_clean_above_noisy(gen):
     assert out_noisy["pesq"] < 3.0 and out_noisy["stoi"] < 0.99
 
 
+def test_undefined_items_are_nan_and_left_out_of_the_mean(gen):
+    pytest.importorskip("pesq")
+    clean = _speech_like().repeat(2, 1)
+    noisy = clean + 0.3 * clean.std() * torch.randn(clean.shape, generator=gen)
+    # item 1: a silent estimate, which SDR cannot score (torchmetrics gives -inf)
+    est = torch.stack([noisy[0], torch.zeros_like(noisy[1])])
+    assert torch.isnan(sdr(est, clean)).tolist() == [False, True]
+    out = evaluate_enhancement(est, clean, noisy, SR, metrics=("sdr",))
+    assert out["sdr"] == pytest.approx(float(sdr(noisy[:1], clean[:1])), abs=1e-4)
+    # under 0.25 s PESQ refuses a clip: NaN for it instead of an exception
+    short = clean[:, : SR // 8]
+    assert torch.isnan(metrics.pesq(short, short, SR)).all()
+    assert math.isnan(evaluate_enhancement(short, short, short, SR, metrics=("pesq",))["pesq"])
+
+
 def test_missing_optional_package_names_the_extra(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(

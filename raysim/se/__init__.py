@@ -15,7 +15,7 @@ from raysim.se.losses import (
     snr_max_loss,
     supervised_fedenhance_loss,
 )
-from raysim.se.metrics import evaluate_enhancement, select_slot
+from raysim.se.metrics import enhancement_scores, evaluate_enhancement, select_slot
 from raysim.se.models import ConvTasNet, PulseCNN, SuDORMRF, build_se_model
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "PulseCNN",
     "SuDORMRF",
     "build_se_model",
+    "enhancement_scores",
     "evaluate_enhancement",
     "fedenhance_mixit_loss",
     "mixit_assignments",

@@ -1,6 +1,8 @@
 """Enhancement metrics: SI-SDR, SI-SDRi (primary), SDR, PESQ, STOI, and a batch evaluator.
 
-All per-item functions take (B, T) tensors and return (B,). SI-SDR, SDR, PESQ and
+All per-item functions take (B, T) tensors and return (B,), NaN where the metric is
+undefined for an item (PESQ on a clip under 0.25 s or with no speech, SDR of a
+silent estimate), so one bad item never sinks a whole evaluation. SI-SDR, SDR, PESQ and
 STOI come from torchmetrics; PESQ and STOI need the optional `pesq` / `pystoi`
 packages (`pip install raysim[metrics]`). "si_snr"/"si_snri" use the benchmark
 workloads' SI-SNR formulation, so that `evaluate_enhancement(..., slot="oracle")`
@@ -39,19 +41,39 @@ def si_sdri(est: torch.Tensor, ref: torch.Tensor, noisy: torch.Tensor) -> torch.
 
 
 def sdr(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """SDR in dB (BSS-eval style with a 512-tap distortion filter, torchmetrics)."""
+    """SDR in dB (BSS-eval style with a 512-tap distortion filter, torchmetrics);
+    NaN for an item it cannot score, such as a silent estimate (whose filter system
+    is singular: torchmetrics then gives −inf or fails for the whole batch)."""
     from torchmetrics.functional.audio import signal_distortion_ratio
 
-    return signal_distortion_ratio(est, ref)
+    out = torch.full(est.shape[:-1], torch.nan, dtype=torch.float32, device=est.device)
+    scorable = est.abs().amax(-1) > 0
+    try:
+        out[scorable] = signal_distortion_ratio(est[scorable], ref[scorable]).float()
+    except RuntimeError:  # another degenerate item: score one by one
+        for i in scorable.nonzero():
+            try:
+                out[tuple(i)] = signal_distortion_ratio(est[tuple(i)], ref[tuple(i)]).float()
+            except RuntimeError:
+                pass
+    return torch.where(torch.isfinite(out), out, torch.nan)
 
 
 def pesq(est: torch.Tensor, ref: torch.Tensor, sample_rate: int) -> torch.Tensor:
-    """PESQ (ITU-T P.862): wide-band at 16 kHz, narrow-band at 8 kHz. Needs `pesq`."""
+    """PESQ (ITU-T P.862): wide-band at 16 kHz, narrow-band at 8 kHz. Needs `pesq`.
+    NaN for an item PESQ cannot score (shorter than 0.25 s, no utterance found)."""
     _require("pesq", "PESQ")
+    from pesq import BufferTooShortError, NoUtterancesError
     from torchmetrics.functional.audio import perceptual_evaluation_speech_quality
 
     mode = "wb" if sample_rate == 16000 else "nb"
-    return perceptual_evaluation_speech_quality(est, ref, sample_rate, mode)
+    scores = []
+    for e, r in zip(est.reshape(-1, est.shape[-1]), ref.reshape(-1, ref.shape[-1]), strict=True):
+        try:
+            scores.append(float(perceptual_evaluation_speech_quality(e, r, sample_rate, mode)))
+        except (BufferTooShortError, NoUtterancesError):
+            scores.append(float("nan"))
+    return torch.tensor(scores).reshape(est.shape[:-1])
 
 
 def stoi(est: torch.Tensor, ref: torch.Tensor, sample_rate: int) -> torch.Tensor:
@@ -95,6 +117,26 @@ def select_slot(
 
 
 @torch.no_grad()
+def enhancement_scores(
+    estimates: torch.Tensor,
+    clean: torch.Tensor,
+    noisy: torch.Tensor,
+    sample_rate: int,
+    metrics: Sequence[str] = ("si_sdr", "si_sdri"),
+    slot: int | Literal["oracle"] = 0,
+) -> dict[str, torch.Tensor]:
+    """Each metric per item, (B,) on the CPU, NaN where undefined. Arguments as
+    :func:`evaluate_enhancement`."""
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metrics {unknown}; choose from {sorted(METRICS)}")
+    for name in metrics:
+        if name in _OPTIONAL:
+            _require(_OPTIONAL[name], name.upper())
+    est = select_slot(estimates, clean, slot)
+    return {m: METRICS[m](est, clean, noisy, sample_rate).float().cpu() for m in metrics}
+
+
 def evaluate_enhancement(
     estimates: torch.Tensor,
     clean: torch.Tensor,
@@ -103,7 +145,7 @@ def evaluate_enhancement(
     metrics: Sequence[str] = ("si_sdr", "si_sdri"),
     slot: int | Literal["oracle"] = 0,
 ) -> dict[str, float]:
-    """Mean of each metric over the batch.
+    """Mean of each metric over the batch's items where it is defined (NaN if none).
 
     Args:
         estimates: enhanced speech (B, T), or separator outputs (B, J, T) reduced
@@ -114,11 +156,5 @@ def evaluate_enhancement(
         metrics: names from `METRICS`.
         slot: output slot or "oracle" (see `select_slot`).
     """
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ValueError(f"unknown metrics {unknown}; choose from {sorted(METRICS)}")
-    for name in metrics:
-        if name in _OPTIONAL:
-            _require(_OPTIONAL[name], name.upper())
-    est = select_slot(estimates, clean, slot)
-    return {m: float(METRICS[m](est, clean, noisy, sample_rate).mean()) for m in metrics}
+    scores = enhancement_scores(estimates, clean, noisy, sample_rate, metrics, slot)
+    return {m: float(torch.nanmean(v)) for m, v in scores.items()}

@@ -161,9 +161,3 @@ class SemiSER(FeatureClassification):
         else:
             x = self.normalise(data["x"])
         return evaluate_features(model, x, data["y"], self.num_classes)
-
-    def summarize_round(self, metrics: dict[str, float]) -> dict[str, float]:
-        out = dict(metrics)
-        if metrics.get("pseudo_labels"):
-            out["pseudo_accuracy"] = metrics["pseudo_correct"] / metrics["pseudo_labels"]
-        return out
