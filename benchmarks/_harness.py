@@ -102,17 +102,16 @@ def run_workload(
     """Start Ray, run the simulation, shut everything down, and emit the JSON line:
     wall_s (process start → after Ray shutdown), run_s (the rounds alone, actors
     started), peak memory of the whole process tree, the final metric."""
-    import ray
-
     import raysim
+    from raysim.ray_runtime import init_ray, shutdown_ray
 
-    ray.init(num_cpus=workers, include_dashboard=False, configure_logging=False)
+    init_ray(num_cpus=workers)
     sim = raysim.Simulation(config, data=data, sampler=sampler).wait_ready()
     t0 = time.perf_counter()
     result = sim.run(progress=False, shutdown=False)
     run_s = time.perf_counter() - t0
     sim.shutdown()
-    ray.shutdown()
+    shutdown_ray()
     monitor.sample()
     monitor.stop()
     emit({

@@ -25,7 +25,7 @@ import yaml
 
 import raysim
 from raysim.config import merge, parse_config
-from raysim.simulation import init_ray
+from raysim.ray_runtime import init_ray
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"

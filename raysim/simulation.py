@@ -16,11 +16,13 @@ import numpy as np
 import ray
 
 from raysim.config import ConfigError, SimulationConfig, parse_config
+from raysim.data.clients import sample_counts
 from raysim.data.sources import SourceData, build_source
 from raysim.engine.actors import AggregatorActor
 from raysim.engine.checkpoint import latest_checkpoint
 from raysim.engine.pool import WorkerPool
 from raysim.engine.sampling import ClientSampler
+from raysim.ray_runtime import init_ray, shutdown_ray
 
 log = logging.getLogger(__name__)
 
@@ -32,19 +34,6 @@ class SimulationResult:
     history: list[dict[str, Any]]
     weights: np.ndarray
     metrics: dict[str, float] = field(default_factory=dict)  # the last evaluation
-
-
-def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
-    """Connect to (address, e.g. 'auto') or start a local Ray; True if this call started it."""
-    if ray.is_initialized():
-        return False
-    kwargs: dict[str, Any] = {"include_dashboard": False, "configure_logging": False}
-    if address:
-        kwargs["address"] = address
-    elif num_cpus:
-        kwargs["num_cpus"] = num_cpus
-    ray.init(**kwargs)
-    return True
 
 
 def _current_placement_group_options() -> dict[str, Any]:
@@ -109,9 +98,8 @@ class Simulation:
         aggregator = ray.remote(AggregatorActor).options(num_cpus=0, **pg_options)
         self._aggregator = aggregator.remote(
             cfg.model_dump(),
-            clients_ref,
-            ray.put(data.eval_data),
-            data.info,
+            sample_counts(data.clients),
+            [ray.put(data.eval_data)],  # in a list: the aggregator forwards the ref unread
             self._pool,
             self._sampler,
         )
@@ -144,7 +132,7 @@ class Simulation:
             ray.kill(self._aggregator)
             self._aggregator = None
         if self._owns_ray:
-            ray.shutdown()
+            shutdown_ray()
             self._owns_ray = False
 
     def __enter__(self) -> Simulation:
@@ -181,6 +169,10 @@ class Simulation:
     def stats(self) -> dict[str, int]:
         """Engine counters (rounds done, worker restarts, clients holding state)."""
         return ray.get(self._call("stats"))
+
+    def evaluate(self) -> dict[str, float]:
+        """The current global model's metrics on the server's held-out data."""
+        return ray.get(self._call("evaluate"))
 
     def evaluate_on_clients(self, client_ids: list[int] | None = None) -> dict[str, float]:
         """The global model's metrics on clients' training data (default: all clients)."""

@@ -19,15 +19,11 @@ def ray_session():
     """Start Ray once per test session (it costs seconds on 2 cores) and share it."""
     import ray
 
-    if not ray.is_initialized():
-        ray.init(
-            num_cpus=int(os.environ.get("RAYSIM_TEST_CPUS", "2")),
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
+    from raysim.ray_runtime import init_ray, shutdown_ray
+
+    init_ray(num_cpus=int(os.environ.get("RAYSIM_TEST_CPUS", "2")), log_to_driver=False)
     yield ray
-    ray.shutdown()
+    shutdown_ray()
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -10,7 +12,7 @@ import torch
 
 import raysim
 from raysim.config import LocalConfig, StrategyConfig, merge, parse_config
-from raysim.data.clients import ArrayClients
+from raysim.data.clients import ArrayClients, GeneratedClients, sample_counts
 from raysim.data.sources import SourceData, build_source
 from raysim.engine.flat import get_flat
 from raysim.engine.local import client_seed, train_client
@@ -187,3 +189,40 @@ def test_local_config_round_trips():
         {"optimizer": {"name": "adam", "lr": 1e-3, "kwargs": {"betas": [0.9, 0.98]}}}
     )
     assert LocalConfig.model_validate(cfg.model_dump()) == cfg
+
+
+def test_sample_counts_match_num_samples_for_every_kind_of_population():
+    def make(c: int) -> dict:
+        return {"x": np.zeros((c % 3 + 1, 2), np.float32)}
+
+    populations = [
+        ArrayClients({"x": np.zeros((7, 2))}, np.array([0, 3, 3, 7])),
+        GeneratedClients(5, make, samples_per_client=4),
+        GeneratedClients(5, make, samples_per_client=lambda c: c % 3 + 1),
+    ]
+    for clients in populations:
+        expected = [clients.num_samples(c) for c in range(len(clients))]
+        assert sample_counts(clients).tolist() == expected
+
+
+def test_driver_and_aggregator_code_never_import_torch():
+    # each process importing torch pays ~1.5 s of CPU at start-up; the driver and the
+    # aggregator (its module, server rules, lr schedule, round summaries) must not
+    code = """
+import sys
+import numpy as np
+import raysim, raysim.engine.aggregator, raysim.engine.actors
+from raysim.config import parse_config
+from raysim.engine.lr_schedule import RoundLR
+from raysim.engine.server_optimizers import build_server_optimizer
+from raysim.engine.strategies import build_strategy
+from raysim.tasks.summaries import summarize_round
+cfg = parse_config({"strategy": {"name": "scaffold"}, "server_optimizer": {"name": "adam"}})
+build_strategy(cfg.strategy, 4, 10).state_dict()
+build_server_optimizer(cfg.server_optimizer, 4).step(np.zeros(4, np.float32), np.ones(4))
+RoundLR(cfg.local, 5).end_round({})
+summarize_round("semi_ser", {"pseudo_labels": 2.0, "pseudo_correct": 1.0})
+assert "torch" not in sys.modules, sorted(m for m in sys.modules if m.startswith("torch"))[:5]
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+

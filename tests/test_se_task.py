@@ -11,7 +11,6 @@ import torch
 import raysim
 from raysim.config import LocalConfig, StrategyConfig
 from raysim.data.se_sources import PU, SUPERVISED, UNSUPERVISED, SEMixturesParams, se_mixtures
-from raysim.engine.aggregator import Aggregator
 from raysim.engine.flat import flat_grad, get_flat, set_flat
 from raysim.engine.local import train_client
 from raysim.engine.strategies import build_strategy
@@ -26,6 +25,7 @@ from raysim.se import (
 )
 from raysim.tasks import build_task
 from raysim.tasks.base import ClientContext
+from raysim.tasks.summaries import summarize_round
 
 TINY_SUDO = {
     "enc_kernel": 11, "enc_bases": 16, "bottleneck": 16, "ublock_channels": 32,
@@ -148,7 +148,7 @@ def test_mixed_batch_weights_each_kind_by_its_rows_and_pu_trains_a_separator():
     # the PU objective reaches a waveform separator through its ratio-mask view
     z, mag = task.logits(model, batch["mixture"][3:])
     assert z.shape == mag.shape and torch.isfinite(z).all()
-    summary = task.summarize_round(ctx.metrics)
+    summary = summarize_round("speech_enhancement", ctx.metrics)
     assert summary["train_loss_supervised"] == pytest.approx(per_kind[SUPERVISED])
     assert set(summary) >= {"train_loss_unsupervised", "train_loss_pu", "pu_gamma_frac"}
 
@@ -260,12 +260,11 @@ def test_warm_start_from_checkpoint_sets_the_initial_model(mixed_run, source, tm
     config, result = mixed_run
     path = tmp_path / "pretrained.pt"
     torch.save(torch.from_numpy(result.weights.copy()), path)
-    fresh = Aggregator(config, source.clients, source.eval_data, source.info, pool=None)
-    warm = Aggregator(
-        {**config, "init_checkpoint": str(path)},
-        source.clients, source.eval_data, source.info, pool=None,
-    )  # fmt: skip
-    assert not np.array_equal(fresh.weights(), result.weights)
-    np.testing.assert_array_equal(warm.weights(), result.weights)
-    assert warm.evaluate()["si_sdri"] == pytest.approx(result.metrics["si_sdri"], abs=1e-4)
-    assert warm.evaluate()["si_sdri"] != pytest.approx(fresh.evaluate()["si_sdri"], abs=1e-3)
+    with raysim.Simulation(config, data=source) as fresh:
+        fresh_weights, fresh_sdri = fresh.weights(), fresh.evaluate()["si_sdri"]
+    with raysim.Simulation({**config, "init_checkpoint": str(path)}, data=source) as warm:
+        warm_weights, warm_sdri = warm.weights(), warm.evaluate()["si_sdri"]
+    assert not np.array_equal(fresh_weights, result.weights)
+    np.testing.assert_array_equal(warm_weights, result.weights)
+    assert warm_sdri == pytest.approx(result.metrics["si_sdri"], abs=1e-4)
+    assert warm_sdri != pytest.approx(fresh_sdri, abs=1e-3)

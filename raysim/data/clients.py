@@ -57,6 +57,9 @@ class ArrayClients:
     def num_samples(self, client_id: int) -> int:
         return int(self.offsets[client_id + 1] - self.offsets[client_id])
 
+    def sample_counts(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
     def get(self, client_id: int) -> dict[str, np.ndarray]:
         lo, hi = self.offsets[client_id], self.offsets[client_id + 1]
         return {k: v[lo:hi] for k, v in self.arrays.items()}
@@ -82,7 +85,27 @@ class GeneratedClients:
         s = self.samples_per_client
         return s(client_id) if callable(s) else int(s)
 
+    def sample_counts(self) -> np.ndarray:
+        if callable(self.samples_per_client):
+            return _counts_one_by_one(self)
+        return np.full(self.n_clients, int(self.samples_per_client), np.int64)
+
     def get(self, client_id: int) -> dict[str, np.ndarray]:
         if not 0 <= client_id < self.n_clients:
             raise IndexError(f"client {client_id} outside 0..{self.n_clients - 1}")
         return self.make(client_id)
+
+
+def sample_counts(clients: ClientData) -> np.ndarray:
+    """Every client's sample count (int64, indexed by client id), without their data.
+
+    This is all the aggregator needs of a population (aggregation weights, work
+    balancing), so it never holds the data, nor the code that makes it.
+    """
+    counts = getattr(clients, "sample_counts", None)
+    return counts() if counts is not None else _counts_one_by_one(clients)
+
+
+def _counts_one_by_one(clients: ClientData) -> np.ndarray:
+    n = len(clients)
+    return np.fromiter((clients.num_samples(c) for c in range(n)), np.int64, n)

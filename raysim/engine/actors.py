@@ -23,6 +23,18 @@ class WorkerActor:
     def train(self, *args: Any):
         return self.impl.train(*args)
 
+    def initial_state(self):
+        return self.impl.initial_state()
+
+    def preload_evaluation(self) -> None:
+        self.impl.preload_evaluation()
+
+    def evaluate(self, *args: Any):
+        return self.impl.evaluate(*args)
+
+    def evaluate_clients(self, *args: Any):
+        return self.impl.evaluate_clients(*args)
+
 
 class AggregatorActor:
     """Ray actor wrapping :class:`raysim.engine.aggregator.Aggregator`."""

@@ -5,34 +5,35 @@ global weights in the object store once, send each worker its balanced share
 of client ids, merge the workers' exact partial sums, apply the strategy and
 the server optimizer, evaluate. Work on the server grows with the cohort,
 never with the population.
+
+The server state is a flat numpy vector and the rules are numpy, so this
+process never imports torch (about 1.5 s of CPU per process on a small machine,
+paid while the workers start). The initial model and the evaluations come from
+worker 0, which has the model anyway.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import ray
-import torch
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
 from raysim.config import SimulationConfig, parse_config
-from raysim.data.clients import ClientData
 from raysim.engine.checkpoint import load_checkpoint, load_initial_weights, save_checkpoint
 from raysim.engine.client_state import ClientStateStore
 from raysim.engine.exact_sum import merge_sums
-from raysim.engine.flat import get_flat, num_params, set_flat, state_size
 from raysim.engine.lr_schedule import RoundLR
+from raysim.engine.partial import STATS
 from raysim.engine.pool import WorkerPool, balance
 from raysim.engine.sampling import ClientSampler, UniformSampler
 from raysim.engine.server_optimizers import build_server_optimizer
 from raysim.engine.strategies import build_strategy
-from raysim.engine.worker import STATS
-from raysim.tasks import build_task
+from raysim.tasks.summaries import summarize_round
 
 log = logging.getLogger(__name__)
 
@@ -45,29 +46,29 @@ class Aggregator:
     def __init__(
         self,
         config: dict[str, Any],
-        clients: ClientData,
-        eval_data: dict[str, np.ndarray],
-        info: dict[str, Any],
+        sample_counts: np.ndarray,
+        eval_data: list[ray.ObjectRef],
         pool: WorkerPool,
         sampler: ClientSampler | None = None,
     ):
+        """`sample_counts[c]` is client c's sample count (the population is never
+        loaded here); `eval_data` is a one-element list holding the held-out data's
+        object ref (wrapped so that Ray hands over the reference, not the arrays)."""
         self.cfg: SimulationConfig = parse_config(config)
-        torch.set_num_threads(self.cfg.engine.torch_threads)
         cfg = self.cfg
-        self.clients = clients
-        self.eval_data = eval_data
+        self.sample_counts = sample_counts
+        population = len(sample_counts)
+        self.eval_ref = eval_data[0]
         self.pool = pool
-        self.task = build_task(cfg.task.name, cfg.task.params(), info)
-        threading.Thread(target=self.task.preload_evaluation, daemon=True).start()
-        torch.manual_seed(cfg.seed)
-        self.model = self.task.build_model()
-        self.global_vec = get_flat(self.model)
+        # the evaluating worker starts its evaluation imports now, off the critical path
+        pool.handles[0].preload_evaluation.remote()
+        self.global_vec, n_params = self._on_worker(0, "initial_state")
         if cfg.init_checkpoint:
             self.global_vec = load_initial_weights(cfg.init_checkpoint, len(self.global_vec))
-        self.strategy = build_strategy(cfg.strategy, num_params(self.model), len(clients))
-        self.server_opt = build_server_optimizer(cfg.server_optimizer, state_size(self.model))
+        self.strategy = build_strategy(cfg.strategy, n_params, population)
+        self.server_opt = build_server_optimizer(cfg.server_optimizer, len(self.global_vec))
         self.round_lr = RoundLR(cfg.local, cfg.rounds)
-        self.sampler = sampler or UniformSampler(cfg.sampling, len(clients), cfg.seed)
+        self.sampler = sampler or UniformSampler(cfg.sampling, population, cfg.seed)
         self.client_states = ClientStateStore()
         self.round = 0
         self.history: list[dict[str, Any]] = []
@@ -102,7 +103,7 @@ class Aggregator:
             **self._traffic(len(reporting)),
         }
         counters = {k.split("/", 1)[1]: float(v.value()[0]) for k, v in sums.items() if "/" in k}
-        record.update(self.task.summarize_round(counters))
+        record.update(summarize_round(self.cfg.task.name, counters))
         if self._eval_due(r + 1):
             record.update({f"eval_{k}": v for k, v in self.evaluate().items()})
         self.round += 1
@@ -129,7 +130,7 @@ class Aggregator:
 
     def _dispatch(self, r: int, lr: float, clients: list[int]):
         """Send each worker its share; re-run a dead worker's share on a fresh actor."""
-        work = [self.clients.num_samples(c) for c in clients]
+        work = [int(self.sample_counts[c]) for c in clients]
         if self.cfg.engine.mode == "actor_per_client":
             chosen = set(clients)
             shares = [[c] if c in chosen else [] for c in range(self.pool.size)]
@@ -155,10 +156,22 @@ class Aggregator:
                 results[i] = ray.get(ready[0])
             except _DEAD_WORKER as err:
                 log.warning("round %d: worker %d died (%s); re-running its clients", r + 1, i, err)
-                self.worker_restarts += 1
-                self.pool.replace(i)
+                self._replace_worker(i)
                 pending[submit(i)] = i
         return [results[i] for i in sorted(results)]
+
+    def _replace_worker(self, i: int) -> None:
+        self.worker_restarts += 1
+        self.pool.replace(i)
+
+    def _on_worker(self, i: int, method: str, *args: Any) -> Any:
+        """Call worker `i` and wait; a dead worker is replaced and the call repeated."""
+        while True:
+            try:
+                return ray.get(getattr(self.pool.handles[i], method).remote(*args))
+            except _DEAD_WORKER as err:
+                log.warning("worker %d died during %s (%s); replacing it", i, method, err)
+                self._replace_worker(i)
 
     def ready(self) -> bool:
         """Returns once constructed (the driver waits on it before timing rounds)."""
@@ -167,18 +180,14 @@ class Aggregator:
     # -- evaluation and state ---------------------------------------------------
     def evaluate(self) -> dict[str, float]:
         """Metrics of the current global model on the server's held-out data."""
-        set_flat(self.model, self.global_vec)
-        return self.task.evaluate(self.model, self.eval_data)
+        return self._on_worker(0, "evaluate", self.global_vec, self.eval_ref)
 
     def evaluate_on_clients(self, client_ids: list[int] | None = None) -> dict[str, float]:
         """Metrics of the global model on clients' training data (all clients by
         default): the federated training objective. A diagnostic that reads every
         listed client, so its cost grows with the population."""
-        ids = range(len(self.clients)) if client_ids is None else client_ids
-        parts = [self.clients.get(c) for c in ids]
-        data = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        set_flat(self.model, self.global_vec)
-        return self.task.evaluate(self.model, data)
+        ids = list(range(len(self.sample_counts))) if client_ids is None else list(client_ids)
+        return self._on_worker(0, "evaluate_clients", self.global_vec, ids)
 
     def stats(self) -> dict[str, int]:
         """Engine counters: rounds done, worker restarts, clients holding state."""
@@ -199,7 +208,7 @@ class Aggregator:
         """Everything needed to continue to the identical result."""
         return {
             "round": self.round,
-            "global": torch.from_numpy(self.global_vec.copy()),
+            "global": self.global_vec.copy(),
             "strategy": self.strategy.state_dict(),
             "server_optimizer": self.server_opt.state_dict(),
             "round_lr": self.round_lr.state_dict(),
@@ -209,7 +218,7 @@ class Aggregator:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.round = int(state["round"])
-        self.global_vec = state["global"].numpy().astype(np.float32)
+        self.global_vec = np.asarray(state["global"], dtype=np.float32)
         self.strategy.load_state_dict(state["strategy"])
         self.server_opt.load_state_dict(state["server_optimizer"])
         self.round_lr.load_state_dict(state["round_lr"])
@@ -217,7 +226,7 @@ class Aggregator:
         self.history = list(state["history"])
 
     def save(self, path: str | Path, keep: int | None = None) -> str:
-        """Write a checkpoint (torch.save of tensors and plain values only)."""
+        """Write a checkpoint (tensors and plain values only)."""
         return str(save_checkpoint(self.state_dict(), self.cfg, path, keep))
 
     def restore(self, path: str | Path) -> int:

@@ -1,7 +1,9 @@
 """Whole-simulation checkpoints: torch.save / torch.load(weights_only=True).
 
 Only tensors and plain values are written, never arbitrary pickles, so a
-checkpoint from an untrusted source cannot execute code when loaded.
+checkpoint from an untrusted source cannot execute code when loaded. In memory
+the server state is numpy; arrays become tensors on the way to disk and back.
+torch is imported only here, when a checkpoint is written or read.
 """
 
 from __future__ import annotations
@@ -27,6 +29,30 @@ def _comparable(cfg: SimulationConfig) -> dict[str, Any]:
     return {k: v for k, v in cfg.model_dump(mode="json").items() if k not in _RESUMABLE_CHANGES}
 
 
+def _to_tensors(value: Any) -> Any:
+    import torch
+
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.array(value))  # a copy: object-store arrays are read-only
+    if isinstance(value, dict):
+        return {k: _to_tensors(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_to_tensors(v) for v in value)
+    return value
+
+
+def _to_arrays(value: Any) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.numpy()
+    if isinstance(value, dict):
+        return {k: _to_arrays(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_to_arrays(v) for v in value)
+    return value
+
+
 def save_checkpoint(
     state: dict[str, Any], cfg: SimulationConfig, path: str | Path, keep: int | None = None
 ) -> Path:
@@ -38,7 +64,7 @@ def save_checkpoint(
     blob = {
         "format": FORMAT_VERSION,
         "config": json.dumps(_comparable(cfg), sort_keys=True),
-        **state,
+        **_to_tensors(state),
     }
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(blob, tmp)
@@ -50,7 +76,8 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | Path, cfg: SimulationConfig | None = None) -> dict[str, Any]:
-    """Read a checkpoint; with `cfg`, refuse one written by a different configuration."""
+    """Read a checkpoint (arrays as numpy); with `cfg`, refuse one written by a
+    different configuration."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
@@ -61,7 +88,7 @@ def load_checkpoint(path: str | Path, cfg: SimulationConfig | None = None) -> di
         raise ValueError(f"{path}: unsupported checkpoint format {blob.get('format')!r}")
     if cfg is not None and blob["config"] != json.dumps(_comparable(cfg), sort_keys=True):
         raise ValueError(f"{path}: written by a different configuration; refusing to resume")
-    return blob
+    return _to_arrays(blob)
 
 
 def latest_checkpoint(directory: str | Path) -> Path | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
 
 class ClientStateStore:
@@ -30,11 +29,8 @@ class ClientStateStore:
         return len(self._states)
 
     def state_dict(self) -> dict[str, Any]:
-        """Tensors keyed by client id (safe for torch.load(weights_only=True))."""
-        return {
-            str(c): {k: torch.from_numpy(np.array(v)) for k, v in s.items()}
-            for c, s in self._states.items()
-        }
+        """Arrays keyed by client id (string keys, as checkpoints store them)."""
+        return {str(c): {k: np.array(v) for k, v in s.items()} for c, s in self._states.items()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._states = {int(c): {k: v.numpy() for k, v in s.items()} for c, s in state.items()}
+        self._states = {int(c): {k: np.asarray(v) for k, v in s.items()} for c, s in state.items()}

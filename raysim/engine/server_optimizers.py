@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
 from raysim.config import ServerOptimizerConfig
 
@@ -51,10 +50,10 @@ class FedAvgM(ServerOptimizer):
         return (x.astype(np.float64) + self.cfg.lr * self.m).astype(np.float32)
 
     def state_dict(self):
-        return {"m": torch.from_numpy(self.m.copy())}
+        return {"m": self.m.copy()}
 
     def load_state_dict(self, state):
-        self.m = state["m"].numpy().astype(np.float64)
+        self.m = np.asarray(state["m"], dtype=np.float64)
 
 
 class _FedOpt(ServerOptimizer):
@@ -76,11 +75,11 @@ class _FedOpt(ServerOptimizer):
         return (x.astype(np.float64) + c.lr * self.m / (np.sqrt(self.v) + c.tau)).astype(np.float32)
 
     def state_dict(self):
-        return {"m": torch.from_numpy(self.m.copy()), "v": torch.from_numpy(self.v.copy())}
+        return {"m": self.m.copy(), "v": self.v.copy()}
 
     def load_state_dict(self, state):
-        self.m = state["m"].numpy().astype(np.float64)
-        self.v = state["v"].numpy().astype(np.float64)
+        self.m = np.asarray(state["m"], dtype=np.float64)
+        self.v = np.asarray(state["v"], dtype=np.float64)
 
 
 class FedAdagrad(_FedOpt):

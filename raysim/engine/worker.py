@@ -1,10 +1,11 @@
 """A worker trains whichever clients a round assigns it and returns ONE partial
-aggregate for all of them (exact sums), never one message per client."""
+aggregate for all of them (exact sums), never one message per client. It also
+evaluates the global model for the server, so the aggregator never needs torch."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import threading
 from typing import Any
 
 import numpy as np
@@ -13,26 +14,14 @@ import torch
 from raysim.config import LocalConfig, StrategyConfig
 from raysim.data.clients import ClientData
 from raysim.engine.exact_sum import ExactSum
-from raysim.engine.flat import num_params, state_size
+from raysim.engine.flat import get_flat, num_params, set_flat, state_size
 from raysim.engine.local import client_seed, train_client
+from raysim.engine.partial import Partial
 from raysim.engine.strategies import build_strategy
 from raysim.tasks import build_task
 from raysim.tasks.base import ClientContext
 
 log = logging.getLogger(__name__)
-
-
-#: layout of the "stats" sum: aggregation weight, client count, loss sum, samples
-STATS = ("weight", "count", "loss", "samples")
-
-
-@dataclass
-class Partial:
-    """A worker's contribution to one round."""
-
-    sums: dict[str, ExactSum]
-    states: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
-    rejected: list[tuple[int, str]] = field(default_factory=list)
 
 
 def _finite(result) -> str | None:
@@ -72,6 +61,29 @@ class ClientWorker:
         self.clients = clients
         self.seed = seed
         self._warm_up()
+
+    def initial_state(self) -> tuple[np.ndarray, int]:
+        """The run's initial global state, seeded by the run's seed (identical on
+        every worker), and the length of its gradient-bearing prefix."""
+        torch.random.default_generator.manual_seed(self.seed)  # CPU init, as everywhere
+        model = self.task.build_model()
+        return get_flat(model), num_params(model)
+
+    def preload_evaluation(self) -> None:
+        """Import what evaluation needs (e.g. torchmetrics, ~1 s) on a background
+        thread, so the server's first evaluation does not wait for it."""
+        threading.Thread(target=self.task.preload_evaluation, daemon=True).start()
+
+    def evaluate(self, global_vec: np.ndarray, data: dict[str, np.ndarray]) -> dict[str, float]:
+        """Metrics of the global state on held-out data (the server's evaluation)."""
+        set_flat(self.model, global_vec)
+        return self.task.evaluate(self.model, data)
+
+    def evaluate_clients(self, global_vec: np.ndarray, client_ids: list[int]) -> dict[str, float]:
+        """Metrics of the global state on the listed clients' training data, pooled."""
+        parts = [self.clients.get(c) for c in client_ids]
+        data = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        return self.evaluate(global_vec, data)
 
     def _warm_up(self) -> None:
         """One throwaway step on client 0, so first-call costs (lazy imports, autograd

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ray
 import yaml
 from ray import tune
 
 from raysim.config import ConfigError, parse_config
+from raysim.ray_runtime import init_ray
 from raysim.sweep.live import LiveView
 from raysim.sweep.space import param_space
 from raysim.sweep.spec import Sweep, parse_sweep
@@ -44,15 +44,8 @@ class SweepRun:
 
 def connect(address: str | None = None) -> None:
     """Join the Ray cluster at `address` (or $RAY_ADDRESS); without either start a local one."""
-    if ray.is_initialized():
-        return
-    kwargs: dict[str, Any] = {
-        "include_dashboard": False,
-        "configure_logging": False,
-        "log_to_driver": False,
-    }
     # "local": never join a cluster just because one was started on this machine before
-    ray.init(address=address or os.environ.get("RAY_ADDRESS") or "local", **kwargs)
+    init_ray(address or os.environ.get("RAY_ADDRESS") or "local", log_to_driver=False)
 
 
 def prepare_data(config: dict[str, Any]) -> dict[str, Any]:

@@ -99,14 +99,10 @@ class Task(ABC):
         """Metrics of the model on held-out data (keys without prefix)."""
 
     def preload_evaluation(self) -> None:  # noqa: B027 (optional hook, no-op by default)
-        """Import what `evaluate` needs (e.g. torchmetrics, ~1 s). The aggregator calls it
-        on a background thread at start-up, so the import overlaps the first rounds."""
+        """Import what `evaluate` needs (e.g. torchmetrics, ~1 s). The evaluating worker
+        calls it on a background thread at start-up, so the import overlaps the first
+        rounds."""
 
     def num_samples(self, data: dict[str, np.ndarray]) -> int:
         """The client's sample count (its FedAvg weight)."""
         return len(next(iter(data.values())))
-
-    def summarize_round(self, metrics: dict[str, float]) -> dict[str, float]:
-        """Turn the round's summed client counters (`ctx.add_metric`) into reported
-        values, e.g. a pseudo-label accuracy from correct/total counts."""
-        return metrics

@@ -59,8 +59,9 @@ def classification_metrics(
 def evaluate_features(model: nn.Module, x: np.ndarray, y: np.ndarray, num_classes: int) -> dict:
     """accuracy, UAR, macro-F1 and cross-entropy of `model` on feature rows `x`."""
     model.eval()
-    xt = torch.tensor(x, dtype=torch.float32)
-    yt = torch.tensor(y, dtype=torch.int64)
+    device = next(model.parameters()).device  # a worker's model may sit on its GPU
+    xt = torch.tensor(x, dtype=torch.float32, device=device)
+    yt = torch.tensor(y, dtype=torch.int64, device=device)
     logits = torch.cat([model(xt[i : i + 4096]) for i in range(0, len(xt), 4096)])
     out = classification_metrics(logits, yt, num_classes)
     out["loss"] = float(F.cross_entropy(logits, yt))

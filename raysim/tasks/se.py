@@ -22,6 +22,7 @@ client's mixtures pair in stored order into mixtures of mixtures (0+1, 2+3, ...)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import numpy as np
@@ -32,7 +33,7 @@ from raysim.data.se_sources import KIND_NAMES, PU, SUPERVISED, UNSUPERVISED
 from raysim.se import (
     PulseCNN,
     build_se_model,
-    evaluate_enhancement,
+    enhancement_scores,
     fedenhance_mixit_loss,
     mixit_loss,
     neg_si_sdr,
@@ -51,10 +52,11 @@ _THREE_SLOTS = {"fedenhance", "mixit"}  # FedEnhance's objectives: slots speech,
 _LOG_EPS = 1e-8
 
 Batch = dict[str, torch.Tensor]
+log = logging.getLogger(__name__)
 
 
-def _tensor(array: np.ndarray) -> torch.Tensor:
-    return torch.tensor(np.asarray(array, dtype=np.float32))
+def _tensor(array: np.ndarray, device: torch.device | None = None) -> torch.Tensor:
+    return torch.tensor(np.asarray(array, dtype=np.float32), device=device)
 
 
 class SpeechEnhancement(Task):
@@ -142,7 +144,7 @@ class SpeechEnhancement(Task):
         """Mean over the batch of each row's kind objective (one pass per kind present)."""
         kinds = batch["kind"]
         present = torch.unique(kinds).tolist()
-        total = torch.zeros(())
+        total = torch.zeros((), device=kinds.device)
         for kind in present:
             sub = batch if len(present) == 1 else {k: v[kinds == kind] for k, v in batch.items()}
             n = len(sub["kind"])
@@ -175,22 +177,11 @@ class SpeechEnhancement(Task):
     def _pu(self, model, b: Batch, ctx: ClientContext) -> torch.Tensor:
         n = len(b["mixture"])
         z, mag = self.logits(model, torch.cat([b["mixture"], b["mixture2"]]))
-        positive = torch.arange(2 * n) >= n  # the noise-only clips
+        positive = torch.arange(2 * n, device=z.device) >= n  # the noise-only clips
         risk = nnpu_loss(z, mag, positive, **self.params.nnpu.model_dump())
         ctx.add_metric("pu_gamma_steps", float(risk.branch == "gamma"))
         ctx.add_metric("pu_steps", 1.0)
         return risk.loss
-
-    def summarize_round(self, metrics: dict[str, float]) -> dict[str, float]:
-        """Per-kind mean training loss and the share of PU steps in nnPU's γ branch."""
-        out: dict[str, float] = {}
-        for name in KIND_NAMES.values():
-            rows = metrics.get(f"rows_{name}", 0.0)
-            if rows:
-                out[f"train_loss_{name}"] = metrics[f"loss_sum_{name}"] / rows
-        if metrics.get("pu_steps"):
-            out["pu_gamma_frac"] = metrics["pu_gamma_steps"] / metrics["pu_steps"]
-        return out
 
     # -- evaluation -------------------------------------------------------------------
     def preload_evaluation(self) -> None:
@@ -199,23 +190,34 @@ class SpeechEnhancement(Task):
     @torch.no_grad()
     def evaluate(self, model, data) -> dict[str, float]:
         """Means over the held-out mixtures of `eval.metrics` (SI-SDRi first) and the
-        unprocessed input's SI-SDR (`input_si_sdr`)."""
+        unprocessed input's SI-SDR (`input_si_sdr`). A metric undefined for some
+        mixtures (e.g. PESQ on a clip under 0.25 s) is averaged over the rest, with a
+        warning naming how many were left out."""
         p = self.params.eval
         model.eval()
-        sums: dict[str, float] = {}
+        items: dict[str, list[torch.Tensor]] = {}
         n = len(data["mixture"])
+        device = next(model.parameters()).device  # a worker's model may sit on its GPU
         try:
             for start in range(0, n, p.batch_size):
-                x = _tensor(data["mixture"][start : start + p.batch_size])
-                ref = _tensor(data["speech"][start : start + p.batch_size])
+                x = _tensor(data["mixture"][start : start + p.batch_size], device)
+                ref = _tensor(data["speech"][start : start + p.batch_size], device)
                 if isinstance(model, PulseCNN):
                     est = model.enhance(x, soft=p.soft_mask)
                 else:
                     est = self.separate(model, x)
-                scores = evaluate_enhancement(est, ref, x, self.sample_rate, p.metrics, p.slot)
-                scores["input_si_sdr"] = float(si_sdr(x, ref).mean())
+                scores = enhancement_scores(est, ref, x, self.sample_rate, p.metrics, p.slot)
+                scores["input_si_sdr"] = si_sdr(x, ref).float().cpu()
                 for k, v in scores.items():
-                    sums[k] = sums.get(k, 0.0) + v * len(x)
+                    items.setdefault(k, []).append(v)
         finally:
             model.train()
-        return {k: v / n for k, v in sums.items()}
+        out = {}
+        for k, parts in items.items():
+            values = torch.cat(parts)
+            undefined = int(torch.isnan(values).sum())
+            if undefined:
+                log.warning("%s undefined for %d of %d mixtures; averaged over the rest",
+                            k, undefined, n)  # fmt: skip
+            out[k] = float(torch.nanmean(values))
+        return out

@@ -2,19 +2,22 @@
 server turns the summed client contributions into a pseudo-gradient.
 
 A strategy never decides how clients execute (that is the worker pool's job):
-the same class runs in one process or across a cluster.
+the same class runs in one process or across a cluster. Strategies are numpy-only
+(the aggregator runs them without torch); their torch-side client hooks live in
+:mod:`raysim.engine.strategies.hooks`, imported when a worker asks for one.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from raysim.config import StrategyConfig
 from raysim.engine.exact_sum import ExactSum
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 class ClientHook:
@@ -75,13 +78,8 @@ class Strategy:
         return sums["delta"].value() / weight_total
 
     def state_dict(self) -> dict[str, Any]:
-        """Server-side strategy state for checkpoints (tensors and plain values only)."""
+        """Server-side strategy state for checkpoints (arrays and plain values only)."""
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what state_dict() returned."""
-
-
-def params_prefix(vec: np.ndarray, n_params: int) -> torch.Tensor:
-    """The gradient-bearing part of a flat state vector, as a float32 tensor."""
-    return torch.from_numpy(np.array(vec[:n_params], dtype=np.float32))

@@ -8,21 +8,8 @@ Aggregation is FedAvg's.
 from __future__ import annotations
 
 import numpy as np
-from torch import nn
 
-from raysim.engine.flat import add_to_grads, get_flat
-from raysim.engine.strategies.base import ClientHook, Strategy, params_prefix
-
-
-class _ProximalHook(ClientHook):
-    def __init__(self, anchor, mu: float, n_params: int):
-        self.anchor = anchor
-        self.mu = mu
-        self.n_params = n_params
-
-    def before_step(self, model: nn.Module) -> None:
-        w = params_prefix(get_flat(model), self.n_params)
-        add_to_grads(model, self.mu * (w - self.anchor))
+from raysim.engine.strategies.base import ClientHook, Strategy
 
 
 class FedProx(Strategy):
@@ -31,4 +18,6 @@ class FedProx(Strategy):
     def client_hook(self, global_vec: np.ndarray, payload, client_state) -> ClientHook:
         if self.cfg.mu == 0:
             return ClientHook()
-        return _ProximalHook(params_prefix(global_vec, self.n_params), self.cfg.mu, self.n_params)
+        from raysim.engine.strategies.hooks import ProximalHook
+
+        return ProximalHook(global_vec, self.cfg.mu, self.n_params)

@@ -23,39 +23,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from raysim.engine.exact_sum import ExactSum
-from raysim.engine.flat import add_to_grads, add_to_params
 from raysim.engine.strategies.base import ClientHook, Strategy
-
-
-class _ScaffoldHook(ClientHook):
-    def __init__(self, c: torch.Tensor, c_i: torch.Tensor, option: str, where: str, n_params: int):
-        self.c = c
-        self.c_i = c_i
-        self.correction = c - c_i
-        self.option = option
-        self.where = where
-        self.n_params = n_params
-
-    def before_step(self, model: nn.Module) -> None:
-        if self.where == "gradient":
-            add_to_grads(model, self.correction)
-
-    def after_step(self, model: nn.Module, lr: float) -> None:
-        if self.where == "after_step":
-            add_to_params(model, -lr * self.correction)
-
-    def finish(self, delta, steps, lr, full_gradient):
-        if self.option == "I":
-            c_new = full_gradient().double()
-        else:
-            dy = torch.from_numpy(np.asarray(delta[: self.n_params], dtype=np.float64))
-            c_new = self.c_i.double() - self.c.double() - dy / (max(steps, 1) * lr)
-        dc = c_new - self.c_i.double()
-        return {"dc": dc.numpy()}, {"c_i": c_new.float().numpy()}
 
 
 class Scaffold(Strategy):
@@ -71,12 +41,10 @@ class Scaffold(Strategy):
         return {"c": self.c}
 
     def client_hook(self, global_vec, payload, client_state) -> ClientHook:
-        c = torch.from_numpy(np.array(payload["c"], dtype=np.float32))
-        if client_state and "c_i" in client_state:
-            c_i = torch.from_numpy(np.array(client_state["c_i"], dtype=np.float32))
-        else:
-            c_i = torch.zeros(self.n_params)
-        return _ScaffoldHook(c, c_i, self.cfg.option, self.cfg.correction, self.n_params)
+        from raysim.engine.strategies.hooks import ScaffoldHook
+
+        c_i = client_state.get("c_i") if client_state else None
+        return ScaffoldHook(payload["c"], c_i, self.cfg.option, self.cfg.correction, self.n_params)
 
     def pseudo_gradient(
         self, sums: dict[str, ExactSum], weight_total: float, n_reporting: int
@@ -87,7 +55,7 @@ class Scaffold(Strategy):
         return self.cfg.server_lr * super().pseudo_gradient(sums, weight_total, n_reporting)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"c": torch.from_numpy(self.c.copy())}
+        return {"c": self.c.copy()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.c = state["c"].numpy().astype(np.float32)
+        self.c = np.asarray(state["c"], dtype=np.float32)
