@@ -225,4 +225,3 @@ summarize_round("semi_ser", {"pseudo_labels": 2.0, "pseudo_correct": 1.0})
 assert "torch" not in sys.modules, sorted(m for m in sys.modules if m.startswith("torch"))[:5]
 """
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-

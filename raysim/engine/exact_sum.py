@@ -8,8 +8,10 @@ associative, so any grouping of the same updates yields the same bits.
 
 A value x is stored as hi + lo * 2**-40, in units of 2**-20:
 hi = floor(x * 2**20), lo = round(frac * 2**40). The resolution is 2**-60
-(far below float32's) and the range is |x| < 2**42 per value; the lo limb
-absorbs 2**23 additions before it could overflow, and is renormalised on merge.
+(far below float32's) and the range is |x| < 2**42 per value. The lo limb
+absorbs 2**23 additions before it could overflow; it is renormalised (carry into
+hi) every 2**20 additions and before the value is read, not on every addition:
+sums are built once per client per round, so this is on the workers' hot path.
 """
 
 from __future__ import annotations
@@ -20,16 +22,18 @@ _HI_SCALE = 2.0**20
 _LO_BITS = 40
 _LO_SCALE = float(2**_LO_BITS)
 MAX_ABS = 2.0**42
+_ADDS_BEFORE_CARRY = 2**20  # each lo < 2**40 + 1, so 2**20 of them stay below 2**61
 
 
 class ExactSum:
     """Exact running sum of float vectors (or scalars); merge in any order, same result."""
 
-    __slots__ = ("hi", "lo")
+    __slots__ = ("hi", "lo", "terms")
 
-    def __init__(self, hi: np.ndarray, lo: np.ndarray):
+    def __init__(self, hi: np.ndarray, lo: np.ndarray, terms: int = 1):
         self.hi = hi
         self.lo = lo
+        self.terms = terms  # additions since lo was last normalised
 
     @classmethod
     def zeros(cls, size: int) -> ExactSum:
@@ -40,18 +44,23 @@ class ExactSum:
     def of(cls, values: np.ndarray) -> ExactSum:
         """The fixed-point image of one vector; raises ValueError outside the exact range."""
         x = np.asarray(values, dtype=np.float64).ravel()
-        if not np.all(np.abs(x) < MAX_ABS):
+        # min/max instead of abs: no temporary; NaN fails both comparisons
+        if x.size and not (-MAX_ABS < x.min() and x.max() < MAX_ABS):
             raise ValueError("value outside the exact-summation range (|x| >= 2**42) or non-finite")
         scaled = x * _HI_SCALE  # power-of-two scaling: exact
         hi = np.floor(scaled)
-        lo = np.rint((scaled - hi) * _LO_SCALE)  # remainder in [0, 1): exact, then one rounding
-        return cls(hi.astype(np.int64), lo.astype(np.int64))
+        frac = np.subtract(scaled, hi, out=scaled)  # remainder in [0, 1): exact
+        np.rint(np.multiply(frac, _LO_SCALE, out=frac), out=frac)  # then one rounding
+        return cls(hi.astype(np.int64), frac.astype(np.int64))
 
     def add(self, other: ExactSum) -> ExactSum:
         """In-place exact addition; returns self."""
+        if self.terms + other.terms > _ADDS_BEFORE_CARRY:
+            self._normalise()
+            other._normalise()
         self.hi += other.hi
         self.lo += other.lo
-        self._normalise()
+        self.terms += other.terms
         return self
 
     def add_values(self, values: np.ndarray) -> ExactSum:
@@ -63,9 +72,11 @@ class ExactSum:
         if carry.any():
             self.hi += carry
             self.lo -= carry << _LO_BITS
+        self.terms = 1
 
     def value(self) -> np.ndarray:
         """The sum as float64 (one deterministic rounding from the exact integers)."""
+        self._normalise()  # lo < 2**40: exact as float64
         return (self.hi.astype(np.float64) + self.lo.astype(np.float64) / _LO_SCALE) / _HI_SCALE
 
 
@@ -77,5 +88,5 @@ def merge_sums(parts: list[dict[str, ExactSum]]) -> dict[str, ExactSum]:
             if key in total:
                 total[key].add(s)
             else:
-                total[key] = ExactSum(s.hi.copy(), s.lo.copy())
+                total[key] = ExactSum(s.hi.copy(), s.lo.copy(), s.terms)
     return total
