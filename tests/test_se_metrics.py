@@ -133,3 +133,8 @@ def test_missing_optional_package_names_the_extra(monkeypatch):
     for name in ("pesq", "stoi"):
         with pytest.raises(ImportError, match=r"pip install raysim\[metrics\]"):
             evaluate_enhancement(x, x, x, SR, metrics=("si_sdr", name))
+
+
+def test_only_the_si_snr_family_evaluates_without_torchmetrics():
+    assert not metrics.needs_torchmetrics(["si_snr", "si_snri"])
+    assert all(metrics.needs_torchmetrics([m]) for m in ("si_sdr", "si_sdri", "sdr", "pesq"))

@@ -268,3 +268,14 @@ def test_warm_start_from_checkpoint_sets_the_initial_model(mixed_run, source, tm
     np.testing.assert_array_equal(warm_weights, result.weights)
     assert warm_sdri == pytest.approx(result.metrics["si_sdri"], abs=1e-4)
     assert warm_sdri != pytest.approx(fresh_sdri, abs=1e-3)
+
+
+def test_evaluation_reports_the_input_baseline_of_the_metric_family_it_uses():
+    data = _client([SUPERVISED] * 4)
+    eval_data = {"mixture": data["mixture"], "speech": data["speech"]}
+    model = _task("sudormrf").build_model()
+    snr = _task("sudormrf", eval={"metrics": ["si_snri"]}).evaluate(model, eval_data)
+    assert set(snr) == {"si_snri", "input_si_snr"}
+    sdr = _task("sudormrf", eval={"metrics": ["si_sdri", "si_sdr"]}).evaluate(model, eval_data)
+    assert set(sdr) == {"si_sdri", "si_sdr", "input_si_sdr"}
+    assert sdr["si_sdri"] == pytest.approx(sdr["si_sdr"] - sdr["input_si_sdr"], abs=1e-4)

@@ -98,6 +98,12 @@ METRICS: dict[str, _Metric] = {
 """Metric name → fn(estimate, clean, noisy, sample_rate) → (B,)."""
 
 _OPTIONAL = {"pesq": "pesq", "stoi": "pystoi"}
+_OWN = {"si_snr", "si_snri"}  # computed by raysim.se.losses, no torchmetrics
+
+
+def needs_torchmetrics(metrics: Sequence[str]) -> bool:
+    """Whether computing `metrics` imports torchmetrics (~1 s the first time)."""
+    return any(m not in _OWN for m in metrics)
 
 
 def select_slot(

@@ -43,7 +43,7 @@ from raysim.se import (
     snr_max_loss,
     supervised_fedenhance_loss,
 )
-from raysim.se.metrics import si_sdr
+from raysim.se.metrics import needs_torchmetrics
 from raysim.tasks.base import ClientContext, LocalData, Task
 from raysim.tasks.se_params import SEParams
 
@@ -185,12 +185,20 @@ class SpeechEnhancement(Task):
 
     # -- evaluation -------------------------------------------------------------------
     def preload_evaluation(self) -> None:
-        import torchmetrics.functional.audio  # noqa: F401
+        if needs_torchmetrics(self.params.eval.metrics):  # input_* share their families
+            import torchmetrics.functional.audio  # noqa: F401
+
+    def _input_metrics(self) -> list[str]:
+        """Scores of the unprocessed input reported beside the model's (`input_<name>`):
+        SI-SDR and/or SI-SNR, whichever family the evaluation uses."""
+        asked = set(self.params.eval.metrics)
+        return [m for m in ("si_sdr", "si_snr") if asked & {m, f"{m}i"}]
 
     @torch.no_grad()
     def evaluate(self, model, data) -> dict[str, float]:
         """Means over the held-out mixtures of `eval.metrics` (SI-SDRi first) and the
-        unprocessed input's SI-SDR (`input_si_sdr`). A metric undefined for some
+        unprocessed input's SI-SDR or SI-SNR (`input_si_sdr`, `input_si_snr`, see
+        `_input_metrics`). A metric undefined for some
         mixtures (e.g. PESQ on a clip under 0.25 s) is averaged over the rest, with a
         warning naming how many were left out."""
         p = self.params.eval
@@ -207,7 +215,10 @@ class SpeechEnhancement(Task):
                 else:
                     est = self.separate(model, x)
                 scores = enhancement_scores(est, ref, x, self.sample_rate, p.metrics, p.slot)
-                scores["input_si_sdr"] = si_sdr(x, ref).float().cpu()
+                for name, score in enhancement_scores(
+                    x, ref, x, self.sample_rate, self._input_metrics()
+                ).items():
+                    scores[f"input_{name}"] = score
                 for k, v in scores.items():
                     items.setdefault(k, []).append(v)
         finally:
