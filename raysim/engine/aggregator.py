@@ -60,7 +60,7 @@ class Aggregator:
         population = len(sample_counts)
         self.eval_ref = eval_data[0]
         self.pool = pool
-        # the evaluating worker starts its evaluation imports now, off the critical path
+        # the evaluating worker imports what evaluation needs while starting up
         pool.handles[0].preload_evaluation.remote()
         self.global_vec, n_params = self._on_worker(0, "initial_state")
         if cfg.init_checkpoint:

@@ -5,7 +5,6 @@ evaluates the global model for the server, so the aggregator never needs torch."
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 import numpy as np
@@ -70,9 +69,9 @@ class ClientWorker:
         return get_flat(model), num_params(model)
 
     def preload_evaluation(self) -> None:
-        """Import what evaluation needs (e.g. torchmetrics, ~1 s) on a background
-        thread, so the server's first evaluation does not wait for it."""
-        threading.Thread(target=self.task.preload_evaluation, daemon=True).start()
+        """Import what evaluation needs (e.g. torchmetrics, ~1 s) now, as part of
+        start-up, rather than inside a round: round times then mean training."""
+        self.task.preload_evaluation()
 
     def evaluate(self, global_vec: np.ndarray, data: dict[str, np.ndarray]) -> dict[str, float]:
         """Metrics of the global state on held-out data (the server's evaluation)."""

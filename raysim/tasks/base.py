@@ -100,8 +100,7 @@ class Task(ABC):
 
     def preload_evaluation(self) -> None:  # noqa: B027 (optional hook, no-op by default)
         """Import what `evaluate` needs (e.g. torchmetrics, ~1 s). The evaluating worker
-        calls it on a background thread at start-up, so the import overlaps the first
-        rounds."""
+        calls it at start-up, so no round pays for it."""
 
     def num_samples(self, data: dict[str, np.ndarray]) -> int:
         """The client's sample count (its FedAvg weight)."""
