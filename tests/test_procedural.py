@@ -10,11 +10,14 @@ from sklearn.model_selection import GroupKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from raysim.data.feature_sources import ProceduralSERParams
 from raysim.data.manifest import read_manifest
 from raysim.data.procedural import (
     EMOTIONS,
     NOISE_CLASSES,
+    PROSODY,
     generate_corpus,
+    scaled_prosody,
     speaker_traits,
     synthesize_noise,
     synthesize_utterance,
@@ -118,6 +121,44 @@ def test_emotion_is_learnable_on_held_out_speakers():
         model, np.array(X), np.array(y), groups=np.array(groups), cv=GroupKFold(n_splits=4)
     )
     assert scores.mean() > 0.6, scores  # chance is 0.25
+
+
+def _median_f0(speaker: int, emotion: str, strength: float) -> float:
+    tracks = [
+        _f0_track(synthesize_utterance(speaker, emotion, u, emotion_strength=strength))
+        for u in range(3)
+    ]
+    return float(np.median(np.concatenate(tracks)))
+
+
+def test_emotion_strength_scales_the_measured_departure_from_neutral():
+    for emotion in EMOTIONS:
+        assert scaled_prosody(emotion) == PROSODY[emotion]  # exact: default corpora unchanged
+        assert scaled_prosody(emotion, 0.0) == PROSODY["neu"]
+    assert np.array_equal(
+        synthesize_utterance(1, "ang", 2), synthesize_utterance(1, "ang", 2, emotion_strength=1.0)
+    )
+    # f0 shift (semitones) against the same utterances at strength 0: happy +3, sad -2
+    for speaker, emotion, sign in ((1, "hap", 1), (2, "sad", -1)):
+        neutral = _median_f0(speaker, emotion, 0.0)
+        shift = {s: 12 * np.log2(_median_f0(speaker, emotion, s) / neutral) for s in (1.0, 0.4)}
+        assert sign * shift[1.0] > 1.5, shift
+        assert 0.2 < shift[0.4] / shift[1.0] < 0.6, shift
+
+
+def test_emotion_strength_is_part_of_the_corpus_identity(tmp_path):
+    small = {**SMALL, "noise_clips_per_class": 0}
+    generate_corpus(tmp_path, **small)
+    assert "emotion_strength" not in (tmp_path / "corpus.json").read_text()
+    mild, _ = generate_corpus(tmp_path, **small, emotion_strength=0.5)  # regenerated
+    assert '"emotion_strength": 0.5' in (tmp_path / "corpus.json").read_text()
+    wave, _ = sf.read(mild.loc[0, "path"], dtype="float32")
+    utt = synthesize_utterance(0, mild.loc[0, "label"], 0, emotion_strength=0.5)
+    assert np.abs(wave - utt).max() < 1e-4
+    with pytest.raises(ValueError, match="emotion_strength"):
+        generate_corpus(tmp_path, **small, emotion_strength=-1.0)
+    with pytest.raises(ValueError, match="emotion_strength"):
+        ProceduralSERParams(emotion_strength=-0.1)
 
 
 def test_noise_classes_have_their_character():

@@ -133,6 +133,9 @@ class ProceduralSERParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     n_speakers: int = Field(8, ge=2)
     utterances_per_speaker_per_emotion: int = Field(10, ge=1)
+    emotion_strength: float = Field(
+        1.0, ge=0, description="how far emotions move prosody from neutral (<1: more overlap)"
+    )
     sample_rate: int = Field(16000, ge=8000)
     feature_set: str = "egemaps"
     standardize: Literal["none", "global"] = "none"
@@ -162,6 +165,8 @@ def procedural_store(params: ProceduralSERParams, progress: bool = False) -> Pat
         "sample_rate": params.sample_rate,
         "seed": 0,
     }
+    if params.emotion_strength != 1.0:  # keyed only when set: existing caches stay valid
+        corpus_args["emotion_strength"] = params.emotion_strength
     key = hashlib.sha1(json.dumps([corpus_args, params.feature_set], sort_keys=True).encode())
     root = cache_root(params.cache_dir) / f"procedural-ser-{key.hexdigest()[:10]}"
     speech, _ = generate_corpus(root / "corpus", **corpus_args)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +95,17 @@ PROSODY: dict[str, EmotionProsody] = {
 }
 
 
+def scaled_prosody(emotion: str, strength: float = 1.0) -> EmotionProsody:
+    """`emotion`'s prosody moved `strength` of the way from neutral (0: neutral, 1: as
+    in :data:`PROSODY`); below 1 the emotions overlap more, as mild real emotions do."""
+    _emotion_index(emotion)  # names an unknown emotion
+    neu, full = astuple(PROSODY["neu"]), astuple(PROSODY[emotion])
+    # (1 - s) n + s f is exact at s = 0 and s = 1: default corpora keep their bits
+    return EmotionProsody(
+        *((1 - strength) * n + strength * f for n, f in zip(neu, full, strict=True))
+    )
+
+
 def _rng(seed: int, *keys: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), *(int(k) for k in keys)])
 
@@ -169,12 +180,19 @@ def _resonances(freqs: np.ndarray, formants: np.ndarray, bandwidths: np.ndarray)
 
 
 def synthesize_utterance(
-    speaker: int, emotion: str, utterance: int, *, sample_rate: int = 16000, seed: int = 0
+    speaker: int,
+    emotion: str,
+    utterance: int,
+    *,
+    sample_rate: int = 16000,
+    seed: int = 0,
+    emotion_strength: float = 1.0,
 ) -> np.ndarray:
-    """One speech-like utterance (float32 mono, about 1.5–2.5 s) of `speaker` in `emotion`."""
+    """One speech-like utterance (float32 mono, about 1.5–2.5 s) of `speaker` in `emotion`,
+    its prosody `emotion_strength` of the way from neutral (see :func:`scaled_prosody`)."""
     rng = _rng(seed, _UTTERANCE, speaker, _emotion_index(emotion), utterance)
     traits = speaker_traits(speaker, seed)
-    pros = PROSODY[emotion]
+    pros = scaled_prosody(emotion, emotion_strength)
     scale = sample_rate / 16000
     n_fft, hop = int(_N_FFT * scale), max(1, int(_HOP * scale))
     n = int(rng.uniform(1.5, 2.5) * sample_rate)
@@ -366,8 +384,12 @@ def generate_corpus(
     sample_rate: int = 16000,
     seed: int = 0,
     noise_seconds: float = 4.0,
+    emotion_strength: float = 1.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write the procedural corpus under `out_dir` and return (speech, noise) manifests.
+
+    `emotion_strength` scales every emotion's departure from neutral prosody
+    (:func:`scaled_prosody`); below 1 the classes overlap more.
 
     Layout: ``speech/spk000/spk000_hap_003.wav``, ``noise/babble/babble_001.wav`` (PCM_16),
     ``speech.parquet``, ``noise.parquet`` and ``corpus.json`` (the arguments; written last,
@@ -383,6 +405,10 @@ def generate_corpus(
         "noise_seconds": float(noise_seconds),
         "format_version": _FORMAT_VERSION,
     }
+    if emotion_strength != 1.0:  # recorded only when set, so existing corpora stay valid
+        params["emotion_strength"] = float(emotion_strength)
+    if not emotion_strength >= 0:
+        raise ValueError(f"emotion_strength must be >= 0, got {emotion_strength}")
     for key in ("n_speakers", "utterances_per_speaker_per_emotion", "sample_rate"):
         if params[key] <= 0:
             raise ValueError(f"{key} must be positive, got {params[key]}")
@@ -402,7 +428,14 @@ def generate_corpus(
         traits = speaker_traits(spk, seed)
         for emotion in EMOTIONS:
             for utt in range(params["utterances_per_speaker_per_emotion"]):
-                wave = synthesize_utterance(spk, emotion, utt, sample_rate=sample_rate, seed=seed)
+                wave = synthesize_utterance(
+                    spk,
+                    emotion,
+                    utt,
+                    sample_rate=sample_rate,
+                    seed=seed,
+                    emotion_strength=emotion_strength,
+                )
                 utt_id = f"{_speaker_id(spk)}_{emotion}_{utt:03d}"
                 path = out / "speech" / _speaker_id(spk) / f"{utt_id}.wav"
                 speech_rows.append(
