@@ -183,6 +183,67 @@ def test_threshold_gates_pseudo_labels():
     assert len(local) == c.metrics["labelled"]
 
 
+def _kept_state(task, model, data, c, wrong_every: int = 2) -> dict[str, np.ndarray]:
+    """A state holding the unlabelled rows far from the model's decision boundaries
+    (top-2 logit margin above the median, so no SFA view changes their class) with the
+    model's prediction as pseudo-label, except every `wrong_every`-th, which holds
+    another class."""
+    rows = np.flatnonzero(~task.label_mask(len(data["y"]), c))
+    with torch.no_grad():
+        logits = model.eval()(torch.from_numpy(task.normalise(data["x"])[rows]))
+    model.train()
+    top2 = logits.topk(2, dim=1).values
+    margin = (top2[:, 0] - top2[:, 1]).numpy()
+    far = margin > np.median(margin)
+    rows, pred = rows[far], logits.argmax(1).numpy()[far]
+    labels = np.where(np.arange(len(rows)) % wrong_every == 0, (pred + 1) % K, pred)
+    return {ROWS: rows, LABELS: labels.astype(np.int64), LAST_ROUND: np.array([4])}
+
+
+def test_rescore_expires_kept_labels_the_rule_no_longer_gives():
+    task = make_task(
+        pseudo_label_refresh="rescore", threshold_start=0.9, threshold_ramp_rounds=0, std_bound=1.0
+    )  # the std bound is select()'s, tested above; here the threshold and the label decide
+    data, model, c = client_data(n=80), confident_model(task), ctx()
+    state = _kept_state(task, model, data, c)
+    task.local_data(model, data, state, c)
+    rows, labels = c.state_updates[ROWS], c.state_updates[LABELS]
+    old = dict(zip(state[ROWS].tolist(), state[LABELS].tolist(), strict=True))
+    survivors = [(r, k) for r, k in zip(rows, labels, strict=True) if r in old]
+    assert all(old[r] == k for r, k in survivors)  # relabelled rows expire, never flip
+    wrong = state[ROWS][::2]
+    assert not np.isin(wrong, [r for r, _ in survivors]).any()
+    assert len(survivors) >= 0.8 * (len(old) - len(wrong))  # confident, agreeing: kept
+    assert c.metrics["pseudo_dropped"] == len(old) - len(survivors)
+    assert len(survivors) < len(rows)  # new ones come from rows that were never kept
+    assert not np.isin(rows[len(survivors) :], state[ROWS]).any()  # expired: next round
+    # the paper's rule keeps every label once made, right or wrong
+    keep = make_task(threshold_start=0.9, threshold_ramp_rounds=0, std_bound=1.0)
+    c = ctx()
+    keep.local_data(model, data, state, c)
+    held = len(state[ROWS])
+    assert np.array_equal(c.state_updates[ROWS][:held], state[ROWS])
+    assert np.array_equal(c.state_updates[LABELS][:held], state[LABELS])
+    assert c.metrics["pseudo_dropped"] == 0
+
+
+def test_rescore_drops_everything_when_nothing_passes_the_threshold():
+    task = make_task(
+        pseudo_label_refresh="rescore", threshold_start=0.99, threshold_end=0.99, temperature=1e4
+    )
+    data, model, c = client_data(), confident_model(task), ctx()
+    state = _kept_state(task, model, data, c, wrong_every=10**9)  # all agree with the model
+    local = task.local_data(model, data, state, c)
+    assert len(c.state_updates[ROWS]) == 0
+    assert c.metrics["pseudo_dropped"] == len(state[ROWS]) > 0
+    assert len(local) == c.metrics["labelled"]
+
+
+def test_pseudo_label_refresh_is_validated_by_name():
+    with pytest.raises(Exception, match="pseudo_label_refresh"):
+        make_task(pseudo_label_refresh="forever")
+
+
 # -- z-normalisation stays local -----------------------------------------------------------
 def test_znorm_statistics_never_leave_the_client():
     task = make_task(std_bound=1.0, threshold_end=0.5)

@@ -11,7 +11,10 @@ Per client and round, `local_data`:
 3. mode ``semi``: if the client trained before (its state records a round), scores
    its unlabelled, not yet pseudo-labelled rows with the round's global model on 10
    weak-SFA views and adds the selected pseudo-labels (threshold ramp, std bound,
-   per-class cap) to those kept in its state (`ctx.state_updates`);
+   per-class cap) to those kept in its state (`ctx.state_updates`); with
+   ``pseudo_label_refresh: rescore`` the kept ones are scored again in the same pass
+   and each is dropped unless the rule (current threshold and std bound, without the
+   cap) still gives it the same label — a dropped row is a candidate again next round;
    mode ``fixmatch``: one weak view, every row over a fixed threshold, this round only;
 4. returns labelled rows (trained with weak SFA) and pseudo-labelled rows (strong
    SFA); the SFA noise is drawn per minibatch in `loss` from a generator seeded by
@@ -23,7 +26,8 @@ Server evaluation z-normalises the held-out data per speaker (each value of the
 
 Round metrics (summed over the cohort): `labelled`, `unlabelled`, `pseudo_labels`
 (rows trained with a pseudo-label), `pseudo_correct` (of those, matching the true
-label), `pseudo_new` and `pseudo_new_correct` (added this round), and
+label), `pseudo_new` and `pseudo_new_correct` (added this round), `pseudo_dropped`
+(kept labels expired this round, mode ``rescore``), and
 `pseudo_accuracy` = pseudo_correct / pseudo_labels.
 """
 
@@ -125,13 +129,24 @@ class SemiSER(FeatureClassification):
         rows, labels = state.get(ROWS, empty), state.get(LABELS, empty)
         new_rows, new_labels = empty, empty
         candidates = np.setdiff1d(np.flatnonzero(~labelled), rows)
-        if LAST_ROUND in state and len(candidates):
-            probs = self._probs(model, x[candidates], p.views, p.temperature, ctx)
+        rescore = p.pseudo_label_refresh == "rescore"
+        scored = np.concatenate([rows, candidates]) if rescore else candidates
+        n_dropped = 0
+        if LAST_ROUND in state and len(scored):
+            probs = self._probs(model, x[scored], p.views, p.temperature, ctx)
             tau = ramp_threshold(
                 ctx.round, p.threshold_start, p.threshold_end, p.threshold_ramp_rounds
             )
-            sel = select(probs, tau, p.std_bound, p.per_class_cap)
-            new_rows, new_labels = candidates[sel.rows], sel.labels
+            if rescore:  # a kept label survives only if the rule still picks it now
+                still = select(probs[:, : len(rows)], tau, p.std_bound)
+                keep = still.rows[still.labels == labels[still.rows]]
+                n_dropped = len(rows) - len(keep)
+                probs = probs[:, len(rows) :]
+                rows, labels = rows[keep], labels[keep]
+            if len(candidates):
+                sel = select(probs, tau, p.std_bound, p.per_class_cap)
+                new_rows, new_labels = candidates[sel.rows], sel.labels
+        ctx.add_metric("pseudo_dropped", n_dropped)
         rows, labels = np.concatenate([rows, new_rows]), np.concatenate([labels, new_labels])
         ctx.state_updates.update(
             {ROWS: rows, LABELS: labels, LAST_ROUND: np.array([ctx.round], np.int64)}

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class SemiSERParams(BaseModel):
     """Semi-FedSER and its baselines over fixed-size feature vectors.
 
-    Modes: ``semi`` (multiview pseudo-labels kept across rounds), ``labelled_only``
+    Modes: ``semi`` (multiview pseudo-labels kept across rounds, or re-scored each
+    round with ``pseudo_label_refresh: rescore``), ``labelled_only``
     (train on the labelled rows only), ``all_labelled`` (every label visible: the
     upper reference) and ``fixmatch`` (single-view confidence threshold, recomputed
     each round, not kept).
@@ -45,6 +46,12 @@ class SemiSERParams(BaseModel):
     threshold_ramp_rounds: int = Field(300, ge=0, description="rounds of the linear ramp")
     std_bound: float = Field(0.005, gt=0, description="max std of the class prob across views")
     per_class_cap: int = Field(1, ge=1, description="new pseudo-labels per class, client, round")
+    pseudo_label_refresh: Literal["keep", "rescore"] = Field(
+        "keep",
+        description="keep: a pseudo-label, once made, is kept for good (the paper's rule); "
+        "rescore: kept ones are re-scored every round the client trains and expire when "
+        "the rule (current threshold, std bound) no longer gives the same label",
+    )
     # single-view variant (mode fixmatch)
     fixmatch_threshold: float = Field(0.95, ge=0, le=1)
 
