@@ -1,18 +1,18 @@
 """Semi-FedSER against its baselines: modes × strategies × seeds from one config.
 
-    python experiments/semi_fedser.py data.path=/tmp/urdu_egemaps data.partition.name=group \
-        --modes semi,labelled_only,all_labelled --strategies scaffold,fedavg --seeds 0,1,2 \
-        rounds=200 task.threshold_ramp_rounds=120 local.lr_schedule.step_size=40 \
-        --out runs/semi_fedser/urdu.json
+    python experiments/semi_fedser.py --config experiments/configs/semi_fedser_urdu.yaml \
+        data.path=/tmp/urdu_egemaps --modes semi,labelled_only,all_labelled \
+        --strategies scaffold,fedavg --seeds 0,1,2 --out runs/semi_fedser/urdu.json
 
     RAYSIM_CACHE=/tmp/raysim python experiments/semi_fedser.py \
-        --data experiments/configs/procedural_ser_data.yaml rounds=200 ...
+        --data experiments/configs/procedural_ser_hard_data.yaml rounds=200 ...
 
 Each run is one `raysim.Simulation` of `experiments/configs/semi_fedser.yaml` (or
 --config), its data section replaced by --data if given, with the dotted
 overrides, then `task.mode`, `strategy.name` and `seed` set per run. Prints a
-table of final-round UAR per seed and its mean, and the pseudo-labels made over
-the run with their accuracy; `--out` writes every run's summary and history as JSON.
+table of final-round UAR per seed and its mean, and per seed the pseudo-labels made
+over the run with their accuracy when made and that of those in use at the end;
+`--out` writes every run's summary and history as JSON.
 """
 
 from __future__ import annotations
@@ -36,18 +36,30 @@ def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+#: rounds at the end of a run over which the pseudo-labels in use are summarised
+TAIL = 20
+
+
 def summarize(history: list[dict[str, Any]]) -> dict[str, Any]:
     """Final evaluation plus pseudo-label totals over the run (Σ over rounds of the
-    cohort's counters: with kept pseudo-labels, Σ pseudo_new is every label made)."""
+    cohort's counters): every label made (Σ pseudo_new) and its accuracy when made,
+    those expired (Σ pseudo_dropped, re-scoring only), and over the last `TAIL` rounds
+    the mean pseudo-labelled rows a cohort trained on and their accuracy."""
     final = [r for r in history if "eval_uar" in r][-1]
     made = sum(r.get("pseudo_new", 0.0) for r in history)
     right = sum(r.get("pseudo_new_correct", 0.0) for r in history)
+    tail = history[-TAIL:]
+    used = sum(r.get("pseudo_labels", 0.0) for r in tail)
+    used_right = sum(r.get("pseudo_correct", 0.0) for r in tail)
     return {
         "uar": final["eval_uar"],
         "accuracy": final["eval_accuracy"],
         "f1": final["eval_f1"],
         "pseudo_made": int(made),
         "pseudo_accuracy": right / made if made else None,
+        "pseudo_dropped": int(sum(r.get("pseudo_dropped", 0.0) for r in history)),
+        "pseudo_in_use": used / len(tail),
+        "pseudo_in_use_accuracy": used_right / used if used else None,
         "rounds": len(history),
     }
 
@@ -60,20 +72,26 @@ def run_one(base: dict[str, Any], mode: str, strategy: str, seed: int) -> dict[s
             "history": result.history}  # fmt: skip
 
 
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
 def table(runs: list[dict[str, Any]], seeds: list[int]) -> str:
-    """Per-seed and mean UAR (%) per strategy and mode, with the pseudo-labels made per
-    run (mean) and their accuracy (%) over all runs."""
-    head = ["strategy", "mode", *(f"seed {s}" for s in seeds), "mean UAR", "PL/run", "PL acc"]
+    """Per-seed and mean UAR (%) per strategy and mode, then per seed the pseudo-labels
+    made and their accuracy (%) when made, and the accuracy (%) of those in use over
+    the last `TAIL` rounds."""
+    head = ["strategy", "mode", *(f"seed {s}" for s in seeds), "mean UAR"]
+    head += [f"PL made / acc / in-use acc, seed {s}" for s in seeds]
     lines = [" | ".join(head), " | ".join("---" for _ in head)]
     keys = dict.fromkeys((r["strategy"], r["mode"]) for r in runs)
     for strategy, mode in keys:
         rs = [r for r in runs if (r["strategy"], r["mode"]) == (strategy, mode)]
         uars = [100 * r["uar"] for r in rs]
-        made = sum(r["pseudo_made"] for r in rs)
-        accs = [r["pseudo_accuracy"] * r["pseudo_made"] for r in rs if r["pseudo_made"]]
-        acc = f"{100 * sum(accs) / made:.1f}" if made else "-"
         cells = [strategy, mode, *(f"{u:.1f}" for u in uars), f"{sum(uars) / len(uars):.1f}"]
-        lines.append(" | ".join([*cells, f"{made / len(rs):.0f}", acc]))
+        for r in rs:
+            pl = (r["pseudo_made"], r["pseudo_accuracy"], r["pseudo_in_use_accuracy"])
+            cells.append(f"{pl[0]} / {_pct(pl[1])} / {_pct(pl[2])}" if pl[0] else "-")
+        lines.append(" | ".join(cells))
     return "\n".join(lines)
 
 
