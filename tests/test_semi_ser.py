@@ -101,6 +101,17 @@ def test_masked_labels_never_reach_training(mode):
         assert len(local) > n_lab  # pseudo-labelled rows were added
 
 
+def test_semi_without_pseudo_labels_trains_exactly_as_labelled_only():
+    # T = 1e4 flattens every softmax: the rows are scored but none passes the threshold
+    semi = make_task(temperature=1e4, threshold_start=0.9)
+    data, c = client_data(), ctx()
+    a = train(semi, confident_model(semi), data, trained_before(), c)
+    assert c.metrics["pseudo_new"] == 0 and c.metrics["unlabelled"] > 0
+    only = make_task(mode="labelled_only")
+    b = train(only, confident_model(only), data, trained_before(), ctx())
+    assert np.array_equal(a.delta, b.delta)  # scoring drew from its own random stream
+
+
 def test_all_labelled_trains_on_every_true_label():
     data = client_data()
     local = make_task(mode="all_labelled").local_data(None, data, None, ctx())

@@ -54,9 +54,21 @@ from raysim.tasks.semi_ser_params import SemiSERParams
 ROWS, LABELS, LAST_ROUND = "pl_rows", "pl_labels", "pl_last_round"
 
 
+#: random-stream tag of multiview scoring
+_SCORING = 0x5C0
+
+
 def _generator(ctx: ClientContext) -> torch.Generator:
     """A CPU generator seeded from the client's round generator."""
     return torch.Generator().manual_seed(int(ctx.rng.integers(2**62)))
+
+
+def _scoring_generator(ctx: ClientContext) -> torch.Generator:
+    """A CPU generator for pseudo-label scoring, seeded from (seed, round, client) apart
+    from the round generator: scoring never shifts training's draws, so a semi run that
+    makes no pseudo-label trains exactly as labelled-only (paired comparisons)."""
+    seed = np.random.default_rng([ctx.seed, ctx.round, ctx.client_id, _SCORING]).integers(2**62)
+    return torch.Generator().manual_seed(int(seed))
 
 
 class SemiSER(FeatureClassification):
@@ -158,7 +170,7 @@ class SemiSER(FeatureClassification):
     ) -> torch.Tensor:
         """(views, N, K) tempered probabilities of the global model on weak-SFA views."""
         p = self.params
-        gen = _generator(ctx)
+        gen = _scoring_generator(ctx)
         return multiview_probs(
             model, x, views, temperature, p.sfa_weak_sigma, p.sfa_noise_sigma, gen
         )
