@@ -60,9 +60,14 @@ class Aggregator:
         population = len(sample_counts)
         self.eval_ref = eval_data[0]
         self.pool = pool
-        # the evaluating worker imports what evaluation needs while starting up
-        pool.handles[0].preload_evaluation.remote()
-        self.global_vec, n_params = self._on_worker(0, "initial_state")
+        self.worker_restarts = 0
+        # workers still starting (index → ref resolved once it takes work); rounds go to
+        # started workers only, so a slow starter does not hold the first rounds back.
+        # Worker 0, the evaluator, also imports what evaluation needs before it starts.
+        self._starting = {i: h.ready.remote() for i, h in enumerate(pool.handles)}
+        self._starting[0] = pool.handles[0].preload_evaluation.remote()
+        first = self._started_workers()[0]
+        self.global_vec, n_params = self._on_worker(first, "initial_state")
         if cfg.init_checkpoint:
             self.global_vec = load_initial_weights(cfg.init_checkpoint, len(self.global_vec))
         self.strategy = build_strategy(cfg.strategy, n_params, population)
@@ -72,7 +77,6 @@ class Aggregator:
         self.client_states = ClientStateStore()
         self.round = 0
         self.history: list[dict[str, Any]] = []
-        self.worker_restarts = 0
 
     # -- rounds ---------------------------------------------------------------
     def run_round(self) -> dict[str, Any]:
@@ -129,15 +133,18 @@ class Aggregator:
         }
 
     def _dispatch(self, r: int, lr: float, clients: list[int]):
-        """Send each worker its share; re-run a dead worker's share on a fresh actor."""
+        """Send each started worker its share (a client's own actor in actor-per-client
+        mode); re-run a dead worker's share on a fresh actor. Which worker trains which
+        client never changes the result: partial sums are exact."""
         work = [int(self.sample_counts[c]) for c in clients]
         if self.cfg.engine.mode == "actor_per_client":
-            chosen = set(clients)
-            shares = [[c] if c in chosen else [] for c in range(self.pool.size)]
+            shares = {c: [c] for c in clients}
         else:
             if self.cfg.engine.balance == "count":
                 work = [1] * len(work)
-            shares = balance(clients, work, self.pool.size)
+            workers = self._started_workers()
+            parts = balance(clients, work, len(workers))
+            shares = {w: part for w, part in zip(workers, parts, strict=True) if part}
         global_ref = ray.put(self.global_vec)
         payload_ref = ray.put(self.strategy.broadcast())
 
@@ -147,7 +154,7 @@ class Aggregator:
                 r, lr, global_ref, payload_ref, shares[i], states
             )
 
-        pending = {submit(i): i for i in range(self.pool.size) if shares[i]}
+        pending = {submit(i): i for i in shares}
         results: dict[int, Any] = {}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
@@ -160,9 +167,28 @@ class Aggregator:
                 pending[submit(i)] = i
         return [results[i] for i in sorted(results)]
 
+    def _started_workers(self) -> list[int]:
+        """Indices of the workers that have finished starting; waits for one if none has."""
+        while True:
+            if self._starting:
+                refs = list(self._starting.values())
+                done = set(ray.wait(refs, num_returns=len(refs), timeout=0)[0])
+                for i, ref in list(self._starting.items()):
+                    if ref in done:
+                        del self._starting[i]
+                        try:
+                            ray.get(ref)
+                        except _DEAD_WORKER as err:
+                            log.warning("worker %d died while starting (%s); replacing it", i, err)
+                            self._replace_worker(i)
+            started = [i for i in range(self.pool.size) if i not in self._starting]
+            if started:
+                return started
+            ray.wait(list(self._starting.values()), num_returns=1)
+
     def _replace_worker(self, i: int) -> None:
         self.worker_restarts += 1
-        self.pool.replace(i)
+        self._starting[i] = self.pool.replace(i).ready.remote()
 
     def _on_worker(self, i: int, method: str, *args: Any) -> Any:
         """Call worker `i` and wait; a dead worker is replaced and the call repeated."""
