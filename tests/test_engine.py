@@ -225,3 +225,24 @@ summarize_round("semi_ser", {"pseudo_labels": 2.0, "pseudo_correct": 1.0})
 assert "torch" not in sys.modules, sorted(m for m in sys.modules if m.startswith("torch"))[:5]
 """
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+
+
+def test_client_with_nothing_to_train_on_is_idle_not_aggregated():
+    # SCAFFOLD would otherwise derive c_i⁺ = c_i − c from a zero update and the
+    # client's zero delta would dilute the others' at full (uniform) weight
+    from raysim.engine.worker import ClientWorker
+
+    x = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
+    clients = ArrayClients({"x": x, "y": np.arange(6) % 2}, np.array([0, 0, 6]))  # client 0: empty
+    cfg = parse_config({"task": {"name": "feature_classification", "hidden": [4]},
+                        "strategy": {"name": "scaffold"}, "local": {"batch_size": 3}})  # fmt: skip
+    worker = ClientWorker("feature_classification", cfg.task.params(),
+                          {"input_dim": 3, "num_classes": 2}, cfg.local.model_dump(),
+                          cfg.strategy.model_dump(), clients, seed=0)  # fmt: skip
+    start, _ = worker.initial_state()
+    payload = worker.strategy.broadcast()
+    both = worker.train(0, 0.1, start, payload, [0, 1], {})
+    alone = worker.train(0, 0.1, start, payload, [1], {})
+    assert both.idle == 1 and alone.idle == 0 and set(both.states) == {1}
+    for key in ("delta", "dc", "stats"):
+        np.testing.assert_array_equal(both.sums[key].value(), alone.sums[key].value())

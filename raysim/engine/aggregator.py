@@ -102,6 +102,7 @@ class Aggregator:
             "reporting": n_ok,
             "dropped": len(sampled) - len(reporting),
             "rejected": len(rejected),
+            "idle": sum(p.idle for p in partials),
             "lr": lr,
             "train_loss": float(stats["loss"] / stats["samples"]) if n_ok else None,
             **self._traffic(len(reporting)),

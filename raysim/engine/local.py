@@ -47,6 +47,7 @@ class ClientResult:
 
     delta: np.ndarray  # y - x over the flat state
     n_samples: int
+    steps: int  # optimizer steps taken (0: nothing to train on, e.g. no labelled rows)
     loss_sum: float  # sum of minibatch losses weighted by batch size
     extra: dict[str, np.ndarray]  # strategy vectors to sum (e.g. SCAFFOLD's dc)
     state: dict[str, np.ndarray] | None  # new persistent client state (None: unchanged)
@@ -113,13 +114,16 @@ def train_client(
         set_flat(model, global_vec)
         return full_batch_gradient(task, model, local, ctx, cfg.batch_size)
 
-    extra, hook_state = hook.finish(delta, steps, lr, full_gradient)
+    # a client that took no step has nothing to report to the strategy (SCAFFOLD would
+    # otherwise derive c_i⁺ from a zero update)
+    extra, hook_state = hook.finish(delta, steps, lr, full_gradient) if steps else ({}, None)
     new_state = None
     if hook_state is not None or ctx.state_updates:
         new_state = {**(state or {}), **ctx.state_updates, **(hook_state or {})}
     return ClientResult(
         delta=delta,
         n_samples=task.num_samples(data),
+        steps=steps,
         loss_sum=loss_sum / max(seen, 1) * task.num_samples(data),
         extra=extra,
         state=new_state,

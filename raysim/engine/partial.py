@@ -23,3 +23,4 @@ class Partial:
     sums: dict[str, ExactSum]
     states: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    idle: int = 0  # clients that had nothing to train on (not aggregated)

@@ -117,6 +117,15 @@ class ClientWorker:
                 self.task, self.model, self.strategy, self.local, lr, global_vec, payload,
                 self.clients.get(cid), states.get(cid), ctx,
             )  # fmt: skip
+            counters = {f"metric/{k}": np.array([v]) for k, v in result.metrics.items()}
+            if result.steps == 0:
+                # nothing to learn from (e.g. no labelled rows): a zero update would only
+                # dilute the others', so the client is counted idle and not aggregated
+                partial.idle += 1
+                self._add(partial, {k: ExactSum.of(v) for k, v in counters.items()})
+                if result.state is not None:
+                    partial.states[cid] = result.state
+                continue
             reason = _finite(result)
             contrib: dict[str, np.ndarray] = {}
             if reason is None:
@@ -126,7 +135,7 @@ class ClientWorker:
                     # the scalars share one sum, laid out as STATS
                     "stats": np.array([w, 1.0, result.loss_sum, float(result.n_samples)]),
                     **result.extra,
-                    **{f"metric/{k}": np.array([v]) for k, v in result.metrics.items()},
+                    **counters,
                 }
                 try:
                     images = {k: ExactSum.of(v) for k, v in contrib.items()}
@@ -136,11 +145,15 @@ class ClientWorker:
                 log.warning("round %d: client %d rejected: %s", round_idx, cid, reason)
                 partial.rejected.append((cid, reason))
                 continue
-            for k, img in images.items():
-                if k in partial.sums:
-                    partial.sums[k].add(img)
-                else:
-                    partial.sums[k] = img
+            self._add(partial, images)
             if result.state is not None:
                 partial.states[cid] = result.state
         return partial
+
+    @staticmethod
+    def _add(partial: Partial, images: dict[str, ExactSum]) -> None:
+        for k, img in images.items():
+            if k in partial.sums:
+                partial.sums[k].add(img)
+            else:
+                partial.sums[k] = img
