@@ -250,6 +250,28 @@ def test_rescore_drops_everything_when_nothing_passes_the_threshold():
     assert len(local) == c.metrics["labelled"]
 
 
+@pytest.mark.parametrize("mode", ["semi", "fixmatch"])
+def test_pseudo_labels_only_take_classes_the_client_holds_labelled_rows_of(mode):
+    rule = {"threshold_start": 0.9, "threshold_ramp_rounds": 0, "std_bound": 1.0}
+    rule |= {"per_class_cap": 100, "fixmatch_threshold": 0.5}
+    data, c = client_data(n=80), ctx()
+    lab = make_task(**rule).label_mask(80, c)
+    data["y"][lab] %= 2  # the client's labelled rows hold classes 0 and 1 only
+    labels = {}
+    for classes in ["any", "labelled"]:
+        task = make_task(mode=mode, pseudo_label_classes=classes, **rule)
+        c = ctx()
+        local = task.local_data(confident_model(task), data, trained_before(), c)
+        n_lab = int(c.metrics["labelled"])
+        labels[classes] = local.tensors["y"][n_lab:].numpy()
+    assert set(labels["any"]) - {0, 1}  # the model does predict classes 2 and 3
+    assert len(labels["labelled"]) > 0 and set(labels["labelled"]) <= {0, 1}
+    # the other classes' pseudo-labels are untouched
+    assert np.sum(labels["any"] < 2) == len(labels["labelled"])
+    with pytest.raises(Exception, match="pseudo_label_classes"):
+        make_task(pseudo_label_classes="seen")
+
+
 def test_pseudo_label_refresh_is_validated_by_name():
     with pytest.raises(Exception, match="pseudo_label_refresh"):
         make_task(pseudo_label_refresh="forever")

@@ -15,6 +15,8 @@ Per client and round, `local_data`:
    ``pseudo_label_refresh: rescore`` the kept ones are scored again in the same pass
    and each is dropped unless the rule (current threshold and std bound, without the
    cap) still gives it the same label — a dropped row is a candidate again next round;
+   with ``pseudo_label_classes: labelled`` a new pseudo-label must be a class among the
+   client's own labelled rows;
    mode ``fixmatch``: one weak view, every row over a fixed threshold, this round only;
 4. returns labelled rows (trained with weak SFA) and pseudo-labelled rows (strong
    SFA); the SFA noise is drawn per minibatch in `loss` from a generator seeded by
@@ -71,6 +73,16 @@ def _scoring_generator(ctx: ClientContext) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
 
 
+def _only(
+    allowed: np.ndarray | None, rows: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (rows, labels) whose label is in `allowed` (all if None)."""
+    if allowed is None:
+        return rows, labels
+    keep = np.isin(labels, allowed)
+    return rows[keep], labels[keep]
+
+
 class SemiSER(FeatureClassification):
     """Semi-FedSER: multiview pseudo-labels, SFA, class-balanced loss, per-client z-norm.
     The model (MLP) and the metrics are the feature-classification task's."""
@@ -94,7 +106,10 @@ class SemiSER(FeatureClassification):
         p = self.params
         x = torch.from_numpy(self.normalise(data["x"]))
         labelled = self.label_mask(len(x), ctx)
-        pl_rows, pl_labels, n_new = self._pseudo_labels(model, x, labelled, state, ctx)
+        allowed = None
+        if p.pseudo_label_classes == "labelled":
+            allowed = np.unique(data["y"][labelled])
+        pl_rows, pl_labels, n_new = self._pseudo_labels(model, x, labelled, state, ctx, allowed)
         lab_rows = np.flatnonzero(labelled)
         rows = torch.from_numpy(np.concatenate([lab_rows, pl_rows]))
         y = torch.from_numpy(np.concatenate([data["y"][lab_rows], pl_labels]).astype(np.int64))
@@ -124,9 +139,11 @@ class SemiSER(FeatureClassification):
         labelled: np.ndarray,
         state: dict[str, np.ndarray] | None,
         ctx: ClientContext,
+        allowed: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, int]:
         """(rows, labels, how many are new) of this round's pseudo-labelled rows; the
-        new ones come last."""
+        new ones come last. `allowed`: the classes a new pseudo-label may take (None:
+        any); the cap is per class, so dropping other classes leaves it intact."""
         p = self.params
         empty = np.zeros(0, np.int64)
         if p.mode == "fixmatch":
@@ -134,7 +151,8 @@ class SemiSER(FeatureClassification):
             if len(candidates) == 0:
                 return empty, empty, 0
             sel = select(self._probs(model, x[candidates], 1, 1.0, ctx), p.fixmatch_threshold)
-            return candidates[sel.rows], sel.labels, len(sel.rows)
+            sel_rows, sel_labels = _only(allowed, candidates[sel.rows], sel.labels)
+            return sel_rows, sel_labels, len(sel_rows)
         if p.mode != "semi":
             return empty, empty, 0
         state = state or {}
@@ -157,7 +175,7 @@ class SemiSER(FeatureClassification):
                 rows, labels = rows[keep], labels[keep]
             if len(candidates):
                 sel = select(probs, tau, p.std_bound, p.per_class_cap)
-                new_rows, new_labels = candidates[sel.rows], sel.labels
+                new_rows, new_labels = _only(allowed, candidates[sel.rows], sel.labels)
         ctx.add_metric("pseudo_dropped", n_dropped)
         rows, labels = np.concatenate([rows, new_rows]), np.concatenate([labels, new_labels])
         ctx.state_updates.update(

@@ -52,6 +52,13 @@ class SemiSERParams(BaseModel):
         "rescore: kept ones are re-scored every round the client trains and expire when "
         "the rule (current threshold, std bound) no longer gives the same label",
     )
+    pseudo_label_classes: Literal["any", "labelled"] = Field(
+        "any",
+        description="any: a pseudo-label may be any class (the paper's rule); labelled "
+        "(beyond the paper): a client gives only classes it holds a labelled row of, so a "
+        "class it has no evidence of (e.g. the one its Semi-FedSER partition lacks) is "
+        "never assigned; uses only the client's own labels",
+    )
     # single-view variant (mode fixmatch)
     fixmatch_threshold: float = Field(0.95, ge=0, le=1)
 
