@@ -39,6 +39,12 @@ def noise(shared_data) -> pd.DataFrame:
     return df.groupby("noise_class").head(5).reset_index(drop=True)
 
 
+#: noise split by class, 2 classes a client, SNR U[-5, 10] dB, 40 % supervised clients
+CLASSES_RECIPE = dict(
+    noise_partition="classes", classes_per_client=2, snr_range_db=(-5.0, 10.0), p_supervised=0.4
+)
+
+
 def _build(speech, noise, **kw) -> pd.DataFrame:
     base = dict(n_clients=5, sample_rate=SR, chunk_seconds=1.0, test_fraction=1 / 6)
     return build_mixture_spec(speech, noise, MixtureConfig(**{**base, **kw}), cache=CACHE)
@@ -51,14 +57,7 @@ def _snr(speech: np.ndarray, noise: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def classes_spec(speech, noise) -> pd.DataFrame:
-    return _build(
-        speech,
-        noise,
-        noise_partition="classes",
-        classes_per_client=2,
-        snr_range_db=(-5.0, 10.0),
-        p_supervised=0.4,
-    )
+    return _build(speech, noise, **CLASSES_RECIPE)
 
 
 def test_every_mixture_has_the_requested_snr(classes_spec):
@@ -204,24 +203,9 @@ def test_two_noises_at_natural_level(speech, noise):
 
 
 def test_same_seed_same_spec_other_seed_other_spec(speech, noise, classes_spec):
-    again = _build(
-        speech,
-        noise,
-        noise_partition="classes",
-        classes_per_client=2,
-        snr_range_db=(-5.0, 10.0),
-        p_supervised=0.4,
-    )
+    again = _build(speech, noise, **CLASSES_RECIPE)
     pd.testing.assert_frame_equal(again, classes_spec)
-    other = _build(
-        speech,
-        noise,
-        noise_partition="classes",
-        classes_per_client=2,
-        snr_range_db=(-5.0, 10.0),
-        p_supervised=0.4,
-        seed=1,
-    )
+    other = _build(speech, noise, **CLASSES_RECIPE, seed=1)
     assert not other["noise_path"].equals(classes_spec["noise_path"])
 
 

@@ -104,22 +104,34 @@ def _title(exp: Experiment, text: str) -> str:
     return text
 
 
-def convergence(exp: Experiment, out: Path) -> Path | None:
-    """Metric over rounds per configuration (mean ± std over seeds), the best few."""
+def _curve_figure(exp: Experiment):
+    """(figure, axes, curves) for a per-configuration curve plot, or None without curves."""
     curves = _curves(exp)
     if not curves:
         return None
     fig = Figure(figsize=(7.5, 4.2), layout="constrained")
-    ax = fig.subplots()
+    return fig, fig.subplots(), curves
+
+
+def _finish_curves(exp: Experiment, fig: Figure, ax, title: str, path: Path) -> Path:
+    ax.set_ylabel(exp.metric)
+    ax.set_title(_title(exp, title))
+    ax.legend(fontsize=7, loc="best")
+    return _save(fig, path)
+
+
+def convergence(exp: Experiment, out: Path) -> Path | None:
+    """Metric over rounds per configuration (mean ± std over seeds), the best few."""
+    if (made := _curve_figure(exp)) is None:
+        return None
+    fig, ax, curves = made
     for label, curve in curves:
         ax.plot(curve.index, curve["mean"], marker=".", label=label)
         low, high = curve["mean"] - curve["std"], curve["mean"] + curve["std"]
         ax.fill_between(curve.index, low, high, alpha=0.15)
     ax.set_xlabel("round")
-    ax.set_ylabel(exp.metric)
-    ax.set_title(_title(exp, "convergence (mean ± std over seeds)"))
-    ax.legend(fontsize=7, loc="best")
-    return _save(fig, out / "convergence.png")
+    title = "convergence (mean ± std over seeds)"
+    return _finish_curves(exp, fig, ax, title, out / "convergence.png")
 
 
 def ablation_bars(exp: Experiment, out: Path) -> Path | None:
@@ -151,11 +163,9 @@ def ablation_bars(exp: Experiment, out: Path) -> Path | None:
 
 def communication(exp: Experiment, out: Path) -> Path | None:
     """Metric vs data communicated so far (down + up), per configuration (mean over seeds)."""
-    curves = _curves(exp)
-    if not curves:
+    if (made := _curve_figure(exp)) is None:
         return None
-    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
-    ax = fig.subplots()
+    fig, ax, curves = made
     for label, curve in curves:
         line = ax.plot(curve["MB"], curve["mean"], label=label, alpha=0.85)[0]
         ax.plot(curve["MB"].iloc[-1], curve["mean"].iloc[-1], "o", color=line.get_color())
@@ -163,7 +173,5 @@ def communication(exp: Experiment, out: Path) -> Path | None:
     if sent.max() > 50 * sent.min() > 0:
         ax.set_xscale("log")
     ax.set_xlabel("data communicated so far (MB, down + up, mean per trial)")
-    ax.set_ylabel(exp.metric)
-    ax.set_title(_title(exp, f"{exp.metric} vs communication (mean over seeds; dot: final)"))
-    ax.legend(fontsize=7, loc="best")
-    return _save(fig, out / "communication.png")
+    title = f"{exp.metric} vs communication (mean over seeds; dot: final)"
+    return _finish_curves(exp, fig, ax, title, out / "communication.png")

@@ -42,20 +42,14 @@ def si_sdri(est: torch.Tensor, ref: torch.Tensor, noisy: torch.Tensor) -> torch.
 
 def sdr(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     """SDR in dB (BSS-eval style with a 512-tap distortion filter, torchmetrics);
-    NaN for an item it cannot score, such as a silent estimate (whose filter system
-    is singular: torchmetrics then gives −inf or fails for the whole batch)."""
+    NaN for a silent estimate, whose filter system is singular (torchmetrics then
+    gives −inf, or fails the whole batch)."""
     from torchmetrics.functional.audio import signal_distortion_ratio
 
     out = torch.full(est.shape[:-1], torch.nan, dtype=torch.float32, device=est.device)
     scorable = est.abs().amax(-1) > 0
-    try:
+    if scorable.any():
         out[scorable] = signal_distortion_ratio(est[scorable], ref[scorable]).float()
-    except RuntimeError:  # another degenerate item: score one by one
-        for i in scorable.nonzero():
-            try:
-                out[tuple(i)] = signal_distortion_ratio(est[tuple(i)], ref[tuple(i)]).float()
-            except RuntimeError:
-                pass
     return torch.where(torch.isfinite(out), out, torch.nan)
 
 
