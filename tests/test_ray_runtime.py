@@ -1,0 +1,33 @@
+"""The lean local Ray start: prompt raylet lookup and connect retries."""
+
+from __future__ import annotations
+
+import pytest
+from ray._private import services
+
+from raysim import ray_runtime
+
+
+def test_raylet_lookup_is_restored_after_start_even_on_error():
+    ray_get_node = services.get_node
+    with pytest.raises(RuntimeError, match="boom"):
+        with ray_runtime._prompt_raylet_lookup():
+            assert services.get_node is not ray_get_node
+            raise RuntimeError("boom")
+    assert services.get_node is ray_get_node
+
+
+def test_lookup_waits_for_the_raylet_then_asks_ray(ray_session):
+    """Against the session's live GCS: the registered node is found at once and
+    the answer is Ray's own."""
+    node = ray_session._private.worker._global_node
+    expected = services.get_node(node.gcs_address, node.node_id)
+    with ray_runtime._prompt_raylet_lookup():
+        got = services.get_node(node.gcs_address, node.node_id)
+    assert got["node_id"] == expected["node_id"] == node.node_id
+
+
+def test_started_ray_retries_connections_every_50_ms(ray_session):
+    config = ray_session._private.worker._global_node._config
+    for key, value in ray_runtime._PROMPT_CONNECT.items():
+        assert config[key] == value
