@@ -9,7 +9,8 @@
 
 Each run is one `raysim.Simulation` of `experiments/configs/semi_fedser.yaml` (or
 --config), its data section replaced by --data if given, with the dotted
-overrides, then `task.mode`, `strategy.name` and `seed` set per run. Prints a
+overrides, then `task.mode`, `strategy.name` and `seed` set per run. With `--folds k`
+each run is repeated on the k speaker folds and its UAR averaged. Prints a
 table of final-round UAR per seed and its mean, and per seed the pseudo-labels made
 over the run with their accuracy when made and that of those in use at the end;
 `--out` writes every run's summary and history as JSON.
@@ -64,12 +65,34 @@ def summarize(history: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run_one(base: dict[str, Any], mode: str, strategy: str, seed: int) -> dict[str, Any]:
-    """One simulation; returns its summary and history."""
+def run_one(
+    base: dict[str, Any], mode: str, strategy: str, seed: int, fold: int | None = None
+) -> dict[str, Any]:
+    """One simulation (on one cross-validation fold if `fold` is given); returns its
+    summary and history."""
     cfg = merge(base, {"seed": seed, "task": {"mode": mode}, "strategy": {"name": strategy}})
+    if fold is not None:
+        cfg = merge(cfg, {"data": {"held_out": {"fold": fold}}})
     result = raysim.Simulation(cfg).run(progress=False)
-    return {"mode": mode, "strategy": strategy, "seed": seed, **summarize(result.history),
-            "history": result.history}  # fmt: skip
+    return {"mode": mode, "strategy": strategy, "seed": seed, "fold": fold,
+            **summarize(result.history), "history": result.history}  # fmt: skip
+
+
+def fold_mean(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One seed's runs over all folds as one row: UAR, accuracy and F1 averaged over
+    the folds (as CV results are reported), pseudo-label counts summed."""
+    made = sum(r["pseudo_made"] for r in runs)
+    right = sum(r["pseudo_made"] * (r["pseudo_accuracy"] or 0.0) for r in runs)
+    in_use = sum(r["pseudo_in_use"] for r in runs)
+    in_use_right = sum(r["pseudo_in_use"] * (r["pseudo_in_use_accuracy"] or 0.0) for r in runs)
+    return {
+        **{k: runs[0][k] for k in ("mode", "strategy", "seed")},
+        **{k: sum(r[k] for r in runs) / len(runs) for k in ("uar", "accuracy", "f1")},
+        "pseudo_made": made,
+        "pseudo_accuracy": right / made if made else None,
+        "pseudo_in_use_accuracy": in_use_right / in_use if in_use else None,
+        "folds": [r["uar"] for r in runs],
+    }
 
 
 def _pct(x: float | None) -> str:
@@ -102,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", default="semi,labelled_only,all_labelled,fixmatch", type=_csv)
     ap.add_argument("--strategies", type=_csv, help="default: the config's strategy")
     ap.add_argument("--seeds", default="0,1,2", type=lambda t: [int(s) for s in _csv(t)])
+    ap.add_argument(
+        "--folds",
+        type=int,
+        help="speaker-independent k-fold CV (the paper's protocol): every run on each of "
+        "the k folds (data.held_out.folds=k), UAR averaged over the folds",
+    )
     ap.add_argument("--out", type=Path, help="write summaries and histories here (JSON)")
     ap.add_argument("overrides", nargs="*", help="dotted key=value overrides")
     args = ap.parse_intermixed_args(argv)
@@ -111,21 +140,28 @@ def main(argv: list[str] | None = None) -> int:
             data = yaml.safe_load(args.data.read_text())
             config = parse_config({**config.model_dump(), "data": data})
         config = parse_config(merge(config.model_dump(), parse_overrides(args.overrides)))
+        if args.folds:
+            folds = {"data": {"held_out": {"folds": args.folds, "groups": None}}}
+            config = parse_config(merge(config.model_dump(), folds))
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
     base = config.model_dump()
     strategies = args.strategies or [config.strategy.name]
     init_ray()
-    runs = []
+    runs, rows = [], []
     for strategy in strategies:
         for mode in args.modes:
             for seed in args.seeds:
-                run = run_one(base, mode, strategy, seed)
-                runs.append(run)
-                shown = {k: v for k, v in run.items() if k != "history"}
-                print(json.dumps(shown), file=sys.stderr, flush=True)
-    print(table(runs, args.seeds))
+                seed_runs = []
+                for fold in range(args.folds) if args.folds else [None]:
+                    run = run_one(base, mode, strategy, seed, fold)
+                    seed_runs.append(run)
+                    shown = {k: v for k, v in run.items() if k != "history"}
+                    print(json.dumps(shown), file=sys.stderr, flush=True)
+                runs += seed_runs
+                rows.append(fold_mean(seed_runs) if args.folds else seed_runs[0])
+    print(table(rows, args.seeds))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"config": base, "runs": runs}, indent=1))

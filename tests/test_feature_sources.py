@@ -46,6 +46,26 @@ def test_explicit_held_out_groups_and_unknown_labels_are_checked():
         source_from_features(x, meta, FeatureStoreParams(path="mem", classes=["ang"]), 0, "mem")
 
 
+def test_cross_validation_folds_cover_every_speaker_once_whatever_the_seed():
+    x, meta = _store(n_speakers=7)
+    held = []
+    for fold in range(3):
+        params = FeatureStoreParams(path="mem", held_out={"folds": 3, "fold": fold})
+        by_seed = [
+            set(source_from_features(x, meta, params, seed=s, origin="mem").eval_data["group"])
+            for s in (0, 5)
+        ]
+        assert by_seed[0] == by_seed[1]  # folds do not move with the run seed
+        held.append(by_seed[0])
+    assert sorted(len(h) for h in held) == [2, 2, 3]
+    assert set().union(*held) == set(range(7)) and sum(len(h) for h in held) == 7
+    with pytest.raises(ValueError, match="fold=3"):
+        FeatureStoreParams(path="mem", held_out={"folds": 3, "fold": 3})
+    with pytest.raises(ValueError, match="folds=8"):
+        params = FeatureStoreParams(path="mem", held_out={"folds": 8})
+        source_from_features(x, meta, params, seed=0, origin="mem")
+
+
 def test_missing_label_column_is_named():
     x, meta = _store()
     with pytest.raises(ValueError, match="emotion"):

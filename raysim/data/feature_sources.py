@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from raysim.data.clients import ArrayClients
 from raysim.data.sources import PartitionParams, SourceData, make_partition
@@ -29,7 +29,21 @@ class HeldOutParams(BaseModel):
     by: Literal["groups", "split"] = "groups"
     fraction: float = Field(0.25, gt=0, lt=1, description="groups: share of groups held out")
     groups: list[str] | None = Field(None, description="groups: explicit held-out groups")
+    folds: int | None = Field(
+        None,
+        ge=2,
+        description="groups: k-fold cross-validation, as SER papers report it: the groups "
+        "are dealt into `folds` folds (the same for every run seed) and fold `fold` is held "
+        "out; replaces `fraction`",
+    )
+    fold: int = Field(0, ge=0, description="groups: which of the `folds` folds is held out")
     split_value: str = Field("test", description="split: rows whose split column equals this")
+
+    @model_validator(mode="after")
+    def _fold_in_range(self) -> HeldOutParams:
+        if self.folds is not None and self.fold >= self.folds:
+            raise ValueError(f"held_out.fold={self.fold} but there are only folds={self.folds}")
+        return self
 
 
 class FeatureStoreParams(BaseModel):
@@ -74,6 +88,14 @@ def held_out_mask(
             if unknown:
                 raise ValueError(f"data.held_out.groups: no rows for {sorted(unknown)}")
             chosen = set(params.groups)
+        elif params.folds is not None:
+            names = np.array(sorted(groups.unique()))
+            if params.folds > len(names):
+                msg = f"data.held_out.folds={params.folds} but only {len(names)} groups"
+                raise ValueError(msg)
+            # fixed deal (not the run seed): every seed and mode sees the same folds
+            dealt = np.random.default_rng(0xF01D).permutation(names)
+            chosen = set(np.array_split(dealt, params.folds)[params.fold])
         else:
             names = np.array(sorted(groups.unique()))
             n = max(1, int(round(params.fraction * len(names))))
