@@ -31,3 +31,15 @@ def test_started_ray_retries_connections_every_50_ms(ray_session):
     config = ray_session._private.worker._global_node._config
     for key, value in ray_runtime._PROMPT_CONNECT.items():
         assert config[key] == value
+
+
+def test_started_ray_has_no_api_server_and_the_hook_is_restored(ray_session):
+    from ray._private import ray_constants
+    from ray._private.node import Node
+
+    node = ray_session._private.worker._global_node
+    assert ray_constants.PROCESS_TYPE_DASHBOARD not in node.all_processes
+    ray_start_api_server = Node.start_api_server
+    with ray_runtime._without_api_server():
+        assert Node.start_api_server is not ray_start_api_server
+    assert Node.start_api_server is ray_start_api_server
