@@ -27,9 +27,9 @@ def test_lookup_waits_for_the_raylet_then_asks_ray(ray_session):
     assert got["node_id"] == expected["node_id"] == node.node_id
 
 
-def test_started_ray_retries_connections_every_50_ms(ray_session):
+def test_started_ray_retries_connections_every_50_ms_and_keeps_no_task_events(ray_session):
     config = ray_session._private.worker._global_node._config
-    for key, value in ray_runtime._PROMPT_CONNECT.items():
+    for key, value in {**ray_runtime._PROMPT_CONNECT, **ray_runtime._NO_TASK_EVENTS}.items():
         assert config[key] == value
 
 
