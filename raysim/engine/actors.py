@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import ray
+
+#: `ready` answers from its own thread, so it means "constructed" even while the
+#: evaluator worker is still importing evaluation libraries in the default group;
+#: all work (training, evaluation) runs in the default group, one call at a time.
+WORKER_CONCURRENCY = {"control": 1}
+
 
 class WorkerActor:
     """Ray actor wrapping :class:`raysim.engine.worker.ClientWorker`."""
@@ -17,6 +24,7 @@ class WorkerActor:
 
         self.impl = ClientWorker(*args, **kwargs)
 
+    @ray.method(concurrency_group="control")
     def ready(self) -> bool:
         return True
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import ray
 
-from raysim.engine.actors import WorkerActor
+from raysim.engine.actors import WORKER_CONCURRENCY, WorkerActor
 
 
 def balance(client_ids: list[int], work: list[int], n_workers: int) -> list[list[int]]:
@@ -44,7 +44,8 @@ class WorkerPool:
         return self
 
     def _spawn(self, index: int):
-        actor = ray.remote(WorkerActor).options(**self.options)
+        actor = ray.remote(concurrency_groups=WORKER_CONCURRENCY)(WorkerActor)
+        actor = actor.options(**self.options)
         return actor.remote(*self.init_args, **self.init_kwargs)
 
     def wait_ready(self) -> None:
