@@ -62,29 +62,34 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, **kwargs: 
 
 
 @contextlib.contextmanager
-def _without_api_server() -> Iterator[None]:
+def _swapped(owner: Any, name: str, replacement: Any) -> Iterator[None]:
+    """`owner.name` is `replacement` inside the block, restored after it."""
+    original = getattr(owner, name)
+    setattr(owner, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def _without_api_server() -> contextlib.AbstractContextManager:
     """Skip Ray's API server (the dashboard process, here with only its usage-stats
     module) while a local Ray starts: `ray.init` polls every 0.1 s until it is up,
     0.3-0.5 s on 2 cores, and its Python start competes with the workers' for CPU."""
     try:
         from ray._private.node import Node
     except ImportError:  # private API moved: keep Ray's behaviour
-        yield
-        return
-    ray_start_api_server = Node.start_api_server
+        return contextlib.nullcontext()
 
     def no_api_server(self: Node, **_: Any) -> None:
         log.debug("local Ray started without its API server")
 
-    Node.start_api_server = no_api_server
-    try:
-        yield
-    finally:
-        Node.start_api_server = ray_start_api_server
+    return _swapped(Node, "start_api_server", no_api_server)
 
 
-@contextlib.contextmanager
-def _prompt_raylet_lookup(poll_s: float = 0.01, timeout_s: float = 30.0) -> Iterator[None]:
+def _prompt_raylet_lookup(
+    poll_s: float = 0.01, timeout_s: float = 30.0
+) -> contextlib.AbstractContextManager:
     """Let a starting local Ray notice its raylet within `poll_s`, not a whole second.
 
     Ray 2.60's start-up looks the new raylet up in GCS through a C++ call that
@@ -97,8 +102,7 @@ def _prompt_raylet_lookup(poll_s: float = 0.01, timeout_s: float = 30.0) -> Iter
         from ray._private import services
         from ray._raylet import GcsClient
     except ImportError:  # private API moved: keep Ray's behaviour
-        yield
-        return
+        return contextlib.nullcontext()
     ray_get_node = services.get_node
 
     def get_node_once_registered(gcs_address: str, node_id: str) -> Any:
@@ -113,11 +117,7 @@ def _prompt_raylet_lookup(poll_s: float = 0.01, timeout_s: float = 30.0) -> Iter
             log.debug("prompt raylet lookup unavailable (%s); Ray's own wait", err)
         return ray_get_node(gcs_address, node_id)
 
-    services.get_node = get_node_once_registered
-    try:
-        yield
-    finally:
-        services.get_node = ray_get_node
+    return _swapped(services, "get_node", get_node_once_registered)
 
 
 def shutdown_ray() -> None:

@@ -83,13 +83,13 @@ def held_out_mask(
         mask = (meta["split"].astype(str) == params.split_value).to_numpy()
     else:
         groups = meta[group_column].astype(str)
+        names = np.array(sorted(groups.unique()))
         if params.groups is not None:
             unknown = set(params.groups) - set(groups)
             if unknown:
                 raise ValueError(f"data.held_out.groups: no rows for {sorted(unknown)}")
             chosen = set(params.groups)
         elif params.folds is not None:
-            names = np.array(sorted(groups.unique()))
             if params.folds > len(names):
                 msg = f"data.held_out.folds={params.folds} but only {len(names)} groups"
                 raise ValueError(msg)
@@ -97,7 +97,6 @@ def held_out_mask(
             dealt = np.random.default_rng(0xF01D).permutation(names)
             chosen = set(np.array_split(dealt, params.folds)[params.fold])
         else:
-            names = np.array(sorted(groups.unique()))
             n = max(1, int(round(params.fraction * len(names))))
             if n >= len(names):
                 msg = f"data.held_out.fraction={params.fraction} leaves no training groups"

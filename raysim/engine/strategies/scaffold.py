@@ -21,16 +21,11 @@ Units with an adaptive local optimizer (Adam, ...): option I's c_i is a gradient
 option II's (x − y)/(K η_l) an average *update* per unit lr (≈ sign(g) per coordinate
 with a fresh Adam and few steps, whatever |g|). Under plain SGD the two coincide;
 under Adam only (option I, ``"gradient"``) and (option II, ``"after_step"``) add the
-correction in the units it was estimated in. (II, ``"after_step"``) averages
-per-client *normalised* directions into c, so a coordinate where a client's gradient
-is tiny counts as much as one where it is large. On URDU (24 one-speaker clients, 9
-with 2 files, Adam with coupled L2 weight decay 1e-4) ~35 % of a 2-file client's
-first-layer weights have no data gradient (ReLU units dead on both files); Adam turns
-their L2 term into a full −η_l·sign(w) step, c and c_i carry it at unit size, the
-first two layers shrink 9.1 → 1.5 and 6.2 → 0.8 in 50 rounds and UAR sits at 25 %
-(uniformly weighted FedAvg collapses the same way). (I, ``"gradient"``) keeps c in
-gradient space, where those coordinates are filled with the global gradient before
-Adam normalises: 58 % UAR (3 seeds) against FedAvg's 47 %.
+correction in the units it was estimated in, and (II, ``"after_step"``) weighs a
+coordinate where a client's gradient is tiny as much as one where it is large. On
+clients with a few samples, Adam's coupled L2 term on weights without a data gradient
+then reaches every client through c − c_i (URDU: the model collapsed to one class;
+experiments/configs/semi_fedser_urdu.yaml uses option I, ``"gradient"``).
 """
 
 from __future__ import annotations
