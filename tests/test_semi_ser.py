@@ -77,10 +77,24 @@ def test_label_mask_is_seeded_stable_across_rounds_and_near_the_rate():
     assert not make_task(labelled_client_fraction=0.0).label_mask(50, ctx()).any()
 
 
-@pytest.mark.parametrize("mode", ["semi", "labelled_only", "fixmatch"])
-def test_masked_labels_never_reach_training(mode):
+def _all_tensors(local) -> dict[str, torch.Tensor]:
+    """A client's training tensors, the pseudo-labelled rows of a paired set included."""
+    aux = getattr(local, "aux", None)
+    return {**local.tensors, **({f"aux_{k}": t for k, t in aux.tensors.items()} if aux else {})}
+
+
+@pytest.mark.parametrize(
+    "mode,batches",
+    [("semi", "pooled"), ("semi", "paired"), ("labelled_only", "pooled"), ("fixmatch", "pooled")],
+)
+def test_masked_labels_never_reach_training(mode, batches):
     task = make_task(
-        mode=mode, label_rate=0.3, std_bound=1.0, threshold_start=0.0, fixmatch_threshold=0.0
+        mode=mode,
+        label_rate=0.3,
+        std_bound=1.0,
+        threshold_start=0.0,
+        fixmatch_threshold=0.0,
+        pseudo_label_batches=batches,
     )
     data = client_data()
     c = ctx()
@@ -92,22 +106,53 @@ def test_masked_labels_never_reach_training(mode):
     assert torch.equal(local.tensors["y"][:n_lab], torch.from_numpy(data["y"][mask]))
     # the masked labels are invisible: changing them changes neither tensors nor training
     other = task.local_data(confident_model(task), scrambled, trained_before(), ctx())
-    for key, tensor in local.tensors.items():
-        assert torch.equal(tensor, other.tensors[key]), key
+    tensors, other_tensors = _all_tensors(local), _all_tensors(other)
+    assert tensors.keys() == other_tensors.keys()
+    for key, tensor in tensors.items():
+        assert torch.equal(tensor, other_tensors[key]), key
     a = train(task, confident_model(task), data, trained_before(), ctx())
     b = train(task, confident_model(task), scrambled, trained_before(), ctx())
     assert np.array_equal(a.delta, b.delta)
     if mode != "labelled_only":
-        assert len(local) > n_lab  # pseudo-labelled rows were added
+        assert len(tensors["y"]) + len(tensors.get("aux_y", [])) > n_lab  # pseudo-labels added
 
 
-def test_semi_without_pseudo_labels_trains_exactly_as_labelled_only():
+def test_paired_batches_keep_labelled_steps_and_add_pseudo_labelled_loss_terms():
+    """The authors' structure: labelled rows alone set the steps; the pseudo-labelled
+    rows ride along with the first batches, and weigh by their share of a batch."""
+    data, c = client_data(n=200), ctx()
+    kw = dict(label_rate=0.3, std_bound=1.0, threshold_start=0.0, per_class_cap=10)
+    paired = make_task(pseudo_label_batches="paired", **kw)
+    local = paired.local_data(confident_model(paired), data, trained_before(), c)
+    n_lab, n_pl = len(local), len(local.aux)
+    assert n_lab == paired.label_mask(200, c).sum() and 0 < n_pl < n_lab
+    batches = list(local.batches(8))
+    assert len(batches) == -(-n_lab // 8)  # steps: the labelled rows' batches only
+    riding = [b for b in batches if "aux_x" in b]
+    assert sum(len(b["aux_y"]) for b in riding) == n_pl
+    assert [float(b["aux_share"]) for b in riding] == [len(b["aux_y"]) / 8 for b in riding]
+    assert all(torch.all(b["aux_sigma"] == paired.params.sfa_strong_sigma) for b in riding)
+    # class weights from the labelled rows only, summing to the number of classes
+    counts = np.bincount(data["y"][paired.label_mask(200, c)], minlength=K)
+    cw = local.tensors["cw"][0]
+    assert torch.allclose(cw.sum(), torch.tensor(float(K)))
+    assert np.allclose(cw.numpy() * counts, (cw[0] * counts[0]).item())
+    # the pseudo-labelled rows change the update but not the number of steps
+    a = train(paired, confident_model(paired), data, trained_before(), ctx())
+    only = make_task(mode="labelled_only", pseudo_label_batches="paired", **kw)
+    b = train(only, confident_model(only), data, trained_before(), ctx())
+    assert a.steps == b.steps == 2 * len(batches)  # 2 local epochs
+    assert not np.array_equal(a.delta, b.delta)
+
+
+@pytest.mark.parametrize("batches", ["pooled", "paired"])
+def test_semi_without_pseudo_labels_trains_exactly_as_labelled_only(batches):
     # T = 1e4 flattens every softmax: the rows are scored but none passes the threshold
-    semi = make_task(temperature=1e4, threshold_start=0.9)
+    semi = make_task(temperature=1e4, threshold_start=0.9, pseudo_label_batches=batches)
     data, c = client_data(), ctx()
     a = train(semi, confident_model(semi), data, trained_before(), c)
     assert c.metrics["pseudo_new"] == 0 and c.metrics["unlabelled"] > 0
-    only = make_task(mode="labelled_only")
+    only = make_task(mode="labelled_only", pseudo_label_batches=batches)
     b = train(only, confident_model(only), data, trained_before(), ctx())
     assert np.array_equal(a.delta, b.delta)  # scoring drew from its own random stream
 

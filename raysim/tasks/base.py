@@ -65,6 +65,33 @@ class LocalData:
                 yield {k: t[idx] for k, t in self.tensors.items()}
 
 
+class PairedLocalData(LocalData):
+    """Local data whose primary rows set the steps and whose auxiliary rows ride along:
+    minibatch i of the primary rows carries auxiliary rows [i*b, (i+1)*b) of their
+    stored order under keys prefixed ``aux_``, and ``aux_share`` (a 0-d tensor: their
+    count / b); none once they run out. This is how FixMatch-style methods pair each
+    labelled batch with an unlabelled one, so the auxiliary rows add loss terms, not
+    optimizer steps."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor], aux: dict[str, torch.Tensor]):
+        super().__init__(tensors)
+        self.aux = LocalData(aux) if aux else None
+
+    def to(self, device: torch.device) -> PairedLocalData:
+        aux = self.aux.to(device).tensors if self.aux is not None else {}
+        return PairedLocalData(super().to(device).tensors, aux)
+
+    def batches(
+        self, batch_size: int, order: np.ndarray | None = None
+    ) -> Iterator[dict[str, torch.Tensor]]:
+        aux = list(self.aux.batches(batch_size)) if self.aux is not None else []
+        for i, batch in enumerate(super().batches(batch_size, order)):
+            if i < len(aux):
+                batch.update({f"aux_{k}": t for k, t in aux[i].items()})
+                batch["aux_share"] = torch.tensor(len(next(iter(aux[i].values()))) / batch_size)
+            yield batch
+
+
 class Task(ABC):
     """A federated learning task."""
 

@@ -19,8 +19,11 @@ Per client and round, `local_data`:
    client's own labelled rows;
    mode ``fixmatch``: one weak view, every row over a fixed threshold, this round only;
 4. returns labelled rows (trained with weak SFA) and pseudo-labelled rows (strong
-   SFA); the SFA noise is drawn per minibatch in `loss` from a generator seeded by
-   the client's round generator, so results do not depend on the worker.
+   SFA), pooled in one shuffled set, or with ``pseudo_label_batches: paired`` (the
+   authors' code) the labelled rows alone set the steps and each labelled batch
+   carries a batch of pseudo-labelled rows as an added loss term; the SFA noise is
+   drawn per minibatch in `loss` from a generator seeded by the client's round
+   generator, so results do not depend on the worker.
 
 Server evaluation z-normalises the held-out data per speaker (each value of the
 `group` array with its own statistics; the whole set at once if there is no
@@ -44,7 +47,7 @@ from raysim.ser.masks import supervision_mask
 from raysim.ser.pseudo_labels import multiview_probs, ramp_threshold, select
 from raysim.ser.sfa import sfa
 from raysim.ser.znorm import znorm, znorm_by_group
-from raysim.tasks.base import ClientContext, LocalData
+from raysim.tasks.base import ClientContext, LocalData, PairedLocalData
 from raysim.tasks.classification import (
     FeatureClassification,
     balanced_sample_weights,
@@ -56,8 +59,8 @@ from raysim.tasks.semi_ser_params import SemiSERParams
 ROWS, LABELS, LAST_ROUND = "pl_rows", "pl_labels", "pl_last_round"
 
 
-#: random-stream tag of multiview scoring
-_SCORING = 0x5C0
+#: random-stream tags of multiview scoring and of the pseudo-labelled rows' order (paired)
+_SCORING, _PAIRING = 0x5C0, 0xA11
 
 
 def _generator(ctx: ClientContext) -> torch.Generator:
@@ -111,18 +114,10 @@ class SemiSER(FeatureClassification):
             allowed = np.unique(data["y"][labelled])
         pl_rows, pl_labels, n_new = self._pseudo_labels(model, x, labelled, state, ctx, allowed)
         lab_rows = np.flatnonzero(labelled)
-        rows = torch.from_numpy(np.concatenate([lab_rows, pl_rows]))
-        y = torch.from_numpy(np.concatenate([data["y"][lab_rows], pl_labels]).astype(np.int64))
-        sigma = np.r_[
-            np.full(len(lab_rows), p.sfa_weak_sigma), np.full(len(pl_rows), p.sfa_strong_sigma)
-        ]
-        tensors = {
-            "x": x[rows],
-            "y": y,
-            "sigma": torch.tensor(sigma, dtype=torch.float32)[:, None],
-        }
-        if p.class_balanced:
-            tensors["w"] = balanced_sample_weights(tensors["y"], self.num_classes)
+        if p.pseudo_label_batches == "paired":
+            local = self._paired(x, data["y"], lab_rows, pl_rows, pl_labels, ctx)
+        else:
+            local = self._pooled(x, data["y"], lab_rows, pl_rows, pl_labels)
         ctx.add_metric("labelled", len(lab_rows))
         ctx.add_metric("unlabelled", len(x) - len(lab_rows))
         ctx.add_metric("pseudo_labels", len(pl_rows))
@@ -130,7 +125,45 @@ class SemiSER(FeatureClassification):
         ctx.add_metric("pseudo_correct", int(correct.sum()))
         ctx.add_metric("pseudo_new", n_new)
         ctx.add_metric("pseudo_new_correct", int(correct[len(pl_rows) - n_new :].sum()))
+        return local
+
+    def _rows(self, x: torch.Tensor, rows: np.ndarray, labels: np.ndarray, sigma: float):
+        """Training tensors of `rows` with `labels` and SFA strength `sigma`."""
+        return {
+            "x": x[torch.from_numpy(rows)],
+            "y": torch.from_numpy(labels.astype(np.int64)),
+            "sigma": torch.full((len(rows), 1), sigma, dtype=torch.float32),
+        }
+
+    def _pooled(self, x, y, lab_rows, pl_rows, pl_labels) -> LocalData:
+        """Labelled (weak SFA) and pseudo-labelled rows (strong SFA) in one set, with
+        per-row class-balanced weights from the labels of both."""
+        p = self.params
+        lab = self._rows(x, lab_rows, y[lab_rows], p.sfa_weak_sigma)
+        pl = self._rows(x, pl_rows, pl_labels, p.sfa_strong_sigma)
+        tensors = {k: torch.cat([lab[k], pl[k]]) for k in lab}
+        if p.class_balanced:
+            tensors["w"] = balanced_sample_weights(tensors["y"], self.num_classes)
         return LocalData(tensors)
+
+    def _paired(self, x, y, lab_rows, pl_rows, pl_labels, ctx: ClientContext) -> LocalData:
+        """The authors' structure: labelled rows set the steps; pseudo-labelled rows, in
+        an order of their own random stream (labelled-only draws stay unchanged), ride
+        along; class weights from the labelled rows only, a class without labelled
+        rows weighted as the rarest labelled one (rows `cw`, one per class)."""
+        p = self.params
+        lab = self._rows(x, lab_rows, y[lab_rows], p.sfa_weak_sigma)
+        order = np.random.default_rng([ctx.seed, ctx.round, ctx.client_id, _PAIRING])
+        perm = order.permutation(len(pl_rows))
+        pl = self._rows(x, pl_rows[perm], pl_labels[perm], p.sfa_strong_sigma)
+        if p.class_balanced:
+            counts = torch.bincount(lab["y"], minlength=self.num_classes).float()
+            if len(lab["y"]):
+                counts[counts == 0] = counts[counts > 0].min()
+            weights = 1.0 / counts.clamp(min=1)
+            weights = weights / weights.sum() * self.num_classes
+            lab["cw"] = weights.expand(len(lab["y"]), -1)
+        return PairedLocalData(lab, pl)
 
     def _pseudo_labels(
         self,
@@ -194,11 +227,27 @@ class SemiSER(FeatureClassification):
         )
 
     def loss(self, model, batch, ctx):
+        if self.params.pseudo_label_batches == "paired":
+            return self._paired_loss(model, batch, ctx)
         x = sfa(batch["x"], batch["sigma"], self.params.sfa_noise_sigma, _generator(ctx))
         per_sample = F.cross_entropy(model(x), batch["y"], reduction="none")
         if "w" in batch:
             per_sample = per_sample * batch["w"]
         return per_sample.mean()
+
+    def _paired_loss(self, model, batch, ctx):
+        """Class-weighted mean cross-entropy of the labelled batch plus that of the
+        pseudo-labelled rows riding along × their share of a batch (the authors' code:
+        NLLLoss with class weights, the second term × n/16)."""
+        gen, noise = _generator(ctx), self.params.sfa_noise_sigma
+        weight = batch["cw"][0] if "cw" in batch else None
+        x = sfa(batch["x"], batch["sigma"], noise, gen)
+        loss = F.cross_entropy(model(x), batch["y"], weight=weight)
+        if "aux_x" in batch:
+            x_pl = sfa(batch["aux_x"], batch["aux_sigma"], noise, gen)
+            pl_loss = F.cross_entropy(model(x_pl), batch["aux_y"], weight=weight)
+            loss = loss + pl_loss * batch["aux_share"]
+        return loss
 
     def evaluate(self, model, data) -> dict[str, float]:
         if self.params.normalize == "client" and "group" in data:

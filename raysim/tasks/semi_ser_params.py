@@ -59,6 +59,13 @@ class SemiSERParams(BaseModel):
         "class it has no evidence of (e.g. the one its Semi-FedSER partition lacks) is "
         "never assigned; uses only the client's own labels",
     )
+    pseudo_label_batches: Literal["pooled", "paired"] = Field(
+        "pooled",
+        description="pooled: pseudo-labelled rows join the labelled ones in one shuffled "
+        "set (more rows, more steps); paired: as the authors' code, each step's labelled "
+        "batch carries a batch of pseudo-labelled rows whose loss is added × n/batch, and "
+        "the class weights come from the labelled rows only",
+    )
     # single-view variant (mode fixmatch)
     fixmatch_threshold: float = Field(0.95, ge=0, le=1)
 
