@@ -3,6 +3,7 @@ process start, the reference workloads' data, and the one-line JSON result."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -14,7 +15,8 @@ from pathlib import Path
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_BENCH = Path(os.environ.get("RAYSIM_SHARED_BENCH", REPO.parent / "shared" / "bench"))
+WORKLOADS_ENV = "RAYSIM_SHARED_BENCH"
+WORKLOADS_HELP = f"folder holding the reference workloads.py (default: ${WORKLOADS_ENV})"
 
 
 def process_start_time() -> float:
@@ -66,11 +68,26 @@ class TreeMonitor:
         return time.time() - self.t0
 
 
-def shared_workloads():
-    """The reference workloads module (../shared/bench/workloads.py)."""
-    if not (SHARED_BENCH / "workloads.py").is_file():
-        sys.exit(f"benchmarks need {SHARED_BENCH}/workloads.py (set RAYSIM_SHARED_BENCH)")
-    sys.path.insert(0, str(SHARED_BENCH))
+def workloads_dir() -> Path:
+    """The reference workloads' folder, from `--workloads DIR` or $RAYSIM_SHARED_BENCH.
+
+    Read before the benchmark's own arguments are parsed, since W3 builds its data at
+    import; each benchmark also declares the flag (`WORKLOADS_HELP`) for its --help.
+    """
+    from raysim.data.roots import DataRootError, resolve_root  # after the clock has started
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--workloads")
+    given = pre.parse_known_args()[0].workloads
+    try:
+        return resolve_root(given, WORKLOADS_ENV, flag="--workloads", needs=("workloads.py",))
+    except DataRootError as err:
+        sys.exit(f"benchmarks need the reference workloads: {err}")
+
+
+def reference_workloads():
+    """The reference workloads module (workloads.py in `workloads_dir()`)."""
+    sys.path.insert(0, str(workloads_dir()))
     import workloads
 
     return workloads
@@ -84,7 +101,7 @@ def workload_file(name: str, given: str | None) -> Path:
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, str(SHARED_BENCH / "workloads.py"), "dump", name, str(path)],
+            [sys.executable, str(workloads_dir() / "workloads.py"), "dump", name, str(path)],
             check=True,
         )
     return path

@@ -1,6 +1,8 @@
 """eGeMAPS throughput: a single-process loop vs raysim's Ray extraction on all cores.
 
-    python benchmarks/extract.py [--root ../shared/data/urdu] [--workers N] [--repeats R]
+    python benchmarks/extract.py [--root DIR] [--workers N] [--repeats R]
+
+DIR is a folder of WAV files (default: $RAYSIM_DATA_ROOT/urdu).
 
 Prints one JSON line with both rates (files/s) and their ratio. The single-process rate
 is a plain loop with one Smile object, warmed up on one file first (imports, resampler).
@@ -25,10 +27,9 @@ import pandas as pd
 import ray
 
 from raysim.data.audio import load_audio
+from raysim.data.roots import DATA_ROOT_ENV, DataRootError, resolve_root
 from raysim.features import extract_features, resolve_config
 from raysim.features.extract import DEFAULT_SHARD_SIZE
-
-DEFAULT_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "urdu"
 
 
 def audio_manifest(root: Path) -> pd.DataFrame:
@@ -68,13 +69,20 @@ def _noop() -> None:
 def main() -> None:
     """Run both measurements and print the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="folder of WAV files")
+    parser.add_argument("--root", help=f"folder of WAV files (default: ${DATA_ROOT_ENV}/urdu)")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="Ray CPUs")
     parser.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE)
     parser.add_argument("--repeats", type=int, default=3, help="alternating warm runs of each")
     args = parser.parse_args()
+    try:
+        if args.root:
+            root = resolve_root(args.root, DATA_ROOT_ENV, flag="--root")
+        else:
+            root = resolve_root(None, DATA_ROOT_ENV, flag="--root", needs=("urdu",)) / "urdu"
+    except DataRootError as err:
+        parser.error(str(err))
 
-    manifest = audio_manifest(args.root)
+    manifest = audio_manifest(root)
     ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
     ray.get([_noop.remote() for _ in range(args.workers)])  # Ray start-up, not timed
     cold, n_ok, n_failed = ray_rate(manifest, args.shard_size)

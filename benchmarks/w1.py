@@ -1,12 +1,13 @@
-"""W1 of ../shared/bench/WORKLOADS.md through raysim's public API.
+"""W1 of the reference workloads (WORKLOADS.md) through raysim's public API.
 
-usage: python benchmarks/w1.py [--data w1.npz] [--workers 2]
+usage: python benchmarks/w1.py [--data w1.npz] [--workers 2] [--workloads DIR]
 prints one JSON line: system, workload, wall_s (process start → after Ray
 shutdown), run_s (the rounds alone), peak_rss_mb / peak_pss_mb (whole process
 tree, Ray's processes included), metric (final test accuracy), workers.
 """
 
-from _harness import TreeMonitor, run_workload, workload_file  # first: start the clock early
+# first: start the clock early
+from _harness import WORKLOADS_HELP, TreeMonitor, run_workload, workload_file
 
 MON = TreeMonitor()
 
@@ -22,6 +23,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", help="W1 .npz from workloads.py dump w1 (default: dump it once)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workloads", help=WORKLOADS_HELP)
     a = ap.parse_args()
     path = workload_file("w1", a.data)
     with np.load(path) as f:

@@ -1,13 +1,14 @@
-"""W2 of ../shared/bench/WORKLOADS.md through raysim's public API.
+"""W2 of the reference workloads (WORKLOADS.md) through raysim's public API.
 
-usage: python benchmarks/w2.py [--data w2.npz] [--workers 2]
+usage: python benchmarks/w2.py [--data w2.npz] [--workers 2] [--workloads DIR]
 prints one JSON line: system, workload, wall_s (process start → after Ray
 shutdown), run_s (the rounds alone), peak_rss_mb / peak_pss_mb (whole process
 tree, Ray's processes included), metric (final test SI-SNRi, dB, oracle slot),
 workers.
 """
 
-from _harness import TreeMonitor, run_workload, workload_file  # first: start the clock early
+# first: start the clock early
+from _harness import WORKLOADS_HELP, TreeMonitor, run_workload, workload_file
 
 MON = TreeMonitor()
 
@@ -51,6 +52,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", help="W2 .npz from workloads.py dump w2 (default: dump it once)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workloads", help=WORKLOADS_HELP)
     a = ap.parse_args()
     path = workload_file("w2", a.data)
     with np.load(path) as f:

@@ -1,15 +1,16 @@
-"""W3 of ../shared/bench/WORKLOADS.md (scale) through raysim's public API.
+"""W3 of the reference workloads (WORKLOADS.md) (scale) through raysim's public API.
 
 W1's model and local work with N clients of 20 samples each (default
 100,000), 1,000 sampled a round, 5 rounds. Client c's data is generated on
 demand from (seed, c) by the reference generator, so nothing per client is
 stored anywhere: memory must not grow with N.
 
-usage: python benchmarks/w3.py [--n-clients 100000] [--workers 2]
+usage: python benchmarks/w3.py [--n-clients 100000] [--workers 2] [--workloads DIR]
 prints one JSON line like benchmarks/w1.py, plus n_clients.
 """
 
-from _harness import TreeMonitor, run_workload, shared_workloads  # first: start the clock early
+# first: start the clock early
+from _harness import WORKLOADS_HELP, TreeMonitor, reference_workloads, run_workload
 
 MON = TreeMonitor()
 
@@ -21,8 +22,8 @@ from raysim.data.clients import GeneratedClients  # noqa: E402
 from raysim.data.sources import SourceData  # noqa: E402
 from raysim.engine.sampling import FixedSchedule  # noqa: E402
 
-W = shared_workloads()
-cloudpickle.register_pickle_by_value(W)  # workers cannot import ../shared themselves
+W = reference_workloads()
+cloudpickle.register_pickle_by_value(W)  # workers cannot import the workloads folder themselves
 
 
 class W3Data:
@@ -40,6 +41,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n-clients", type=int, default=W.W3["n_clients"])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workloads", help=WORKLOADS_HELP)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     spec = W.W3

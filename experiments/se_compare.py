@@ -1,6 +1,8 @@
 """FedEnhance and PULSE methods side by side on FSDD speech + ESC-10 noise.
 
-    python experiments/se_compare.py [--rounds 100] [--out results/se_compare.json]
+    python experiments/se_compare.py --data-root DIR [--rounds 100] [--out results/se_compare.json]
+
+DIR (default: $RAYSIM_DATA_ROOT) holds `fsdd/` and `esc10/` in their published layouts.
 
 Each method is its named config (experiments/configs/*.yaml) with the same small,
 fast data and model settings (`small_settings`): 16 clients non-IID by noise class
@@ -25,10 +27,10 @@ import yaml
 
 import raysim
 from raysim.config import merge, parse_config
+from raysim.data.roots import DATA_ROOT_ENV, DataRootError, resolve_root
 from raysim.ray_runtime import init_ray
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
-DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "FedEnhance supervised": ("fedenhance.yaml", {"data": {"p_supervised": 1.0}}),
@@ -80,14 +82,19 @@ def method_config(name: str, data_root: Path, rounds: int) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rounds", type=int, default=100)
-    ap.add_argument("--data-root", type=Path, default=DATA_ROOT)
+    ap.add_argument("--data-root", help=f"folder with fsdd/ and esc10/ (default: ${DATA_ROOT_ENV})")
     ap.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
     ap.add_argument("--out", type=Path, default=Path("results/se_compare.json"))
     a = ap.parse_args()
+    try:
+        data_root = resolve_root(a.data_root, DATA_ROOT_ENV, flag="--data-root",
+                                 needs=("fsdd", "esc10"))  # fmt: skip
+    except DataRootError as err:
+        ap.error(str(err))
     init_ray()
     results = {}
     for name in a.methods:
-        config = method_config(name, a.data_root, a.rounds)
+        config = method_config(name, data_root, a.rounds)
         t0 = time.perf_counter()
         result = raysim.Simulation(config).run(progress=False)
         results[name] = {"metrics": result.metrics, "wall_s": time.perf_counter() - t0,

@@ -1,6 +1,6 @@
 """Build a corpus manifest (thin CLI over raysim.data.corpora.build_manifest).
 
-    python features/manifest.py --corpus urdu --root ../shared/data/urdu --out urdu.parquet
+    python features/manifest.py --corpus urdu --root /data/urdu --out urdu.parquet
 
 Prints one JSON line: the corpus, the row count and the output path. Feed the
 manifest to `features/extract.py --manifest ...` to build a feature store.
