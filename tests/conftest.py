@@ -1,4 +1,10 @@
-"""Shared fixtures: one Ray instance for the whole test session, and the data root."""
+"""Shared fixtures: one Ray instance for the whole test session, and the test corpora.
+
+The suite is self-contained: `corpus_root` writes tiny FSDD, URDU and ESC-10 layouts from
+synthesised audio. `tests/external/` adds checks against the real example audio and the
+reference workloads beside the project (`../shared`, or RAYSIM_DATA_ROOT and
+RAYSIM_SHARED_BENCH); it is collected only where they exist, as the report header says.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,29 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("RAYSIM_DATA_ROOT", REPO.parent / "shared" / "data"))
 SHARED_BENCH = Path(os.environ.get("RAYSIM_SHARED_BENCH", REPO.parent / "shared" / "bench"))
 
+#: tests/external modules, collected only where what they check against exists
+EXTERNAL = {
+    "external/test_real_corpora.py": SHARED_DATA.is_dir(),
+    "external/test_workload_parity.py": (SHARED_BENCH / "workloads.py").is_file(),
+}
+collect_ignore = [module for module, present in EXTERNAL.items() if not present]
+
+
+def pytest_report_header(config) -> list[str]:
+    found = {"real example audio": SHARED_DATA, "reference workloads": SHARED_BENCH}
+    return [
+        f"tests/external, {what}: {'found at' if path.is_dir() else 'not collected: no'} {path}"
+        for what, path in found.items()
+    ]
+
+
+@pytest.fixture(scope="session")
+def corpus_root(tmp_path_factory) -> Path:
+    """Tiny synthetic corpora in the published layouts: `fsdd/`, `urdu/`, `esc10/`."""
+    from synthetic_corpora import write_all
+
+    return write_all(tmp_path_factory.mktemp("corpora"))
+
 
 @pytest.fixture(scope="session")
 def ray_session():
@@ -26,29 +55,25 @@ def ray_session():
     shutdown_ray()
 
 
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The small real audio sets beside the project (../shared/data)."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA} (set RAYSIM_DATA_ROOT)")
-    return SHARED_DATA
-
-
-@pytest.fixture(scope="session")
-def workloads():
-    """The reference workloads module (../shared/bench/workloads.py), for parity tests."""
-    if not (SHARED_BENCH / "workloads.py").is_file():
-        pytest.skip(f"benchmark workloads not found at {SHARED_BENCH}")
-    sys.path.insert(0, str(SHARED_BENCH))
-    try:
-        return importlib.import_module("workloads")
-    finally:
-        sys.path.remove(str(SHARED_BENCH))
-
-
 @pytest.fixture
 def gen():
     """A seeded CPU torch generator."""
     import torch
 
     return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The small real audio sets beside the project (tests/external only)."""
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def workloads():
+    """The reference workloads module beside the project (tests/external only)."""
+    sys.path.insert(0, str(SHARED_BENCH))
+    try:
+        return importlib.import_module("workloads")
+    finally:
+        sys.path.remove(str(SHARED_BENCH))

@@ -1,4 +1,4 @@
-"""Feature extraction on Ray into the Parquet feature store, on real URDU audio."""
+"""Feature extraction on Ray into the Parquet feature store, on URDU-layout audio."""
 
 from __future__ import annotations
 
@@ -51,8 +51,8 @@ def urdu_manifest(root: Path, per_emotion: int) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def manifest(shared_data) -> pd.DataFrame:
-    return urdu_manifest(shared_data, per_emotion=6)
+def manifest(corpus_root) -> pd.DataFrame:
+    return urdu_manifest(corpus_root, per_emotion=6)
 
 
 @pytest.fixture(scope="module")
@@ -265,7 +265,8 @@ def test_store_rejects_nan_features(egemaps, tmp_path):
 
 
 def test_bad_inputs_have_clear_errors(manifest, tmp_path):
-    with pytest.raises(ValueError, match=r"duplicate utt_id values \['SM1_F10_A010'"):
+    first = re.escape(manifest["utt_id"].iat[0])
+    with pytest.raises(ValueError, match=rf"duplicate utt_id values \['{first}'"):
         extract_features(pd.concat([manifest, manifest.iloc[:1]]), tmp_path, "egemaps")
     with pytest.raises(ValueError, match=r"missing column\(s\) \['path'\]"):
         extract_features(manifest.drop(columns="path"), tmp_path, "egemaps")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from corpus_checks import check_esc10, check_fsdd, check_urdu
 
 from raysim.data.corpora import (
     BUILDERS,
@@ -137,39 +138,17 @@ def test_check_audio_raise_names_the_file(tmp_path):
         validate_manifest(df, check_audio=True, on_error="raise")
 
 
-# ---------------------------------------------------------------- real corpora on disk
+# ---------------------------------------------------------------- corpora in published layouts
+def test_fsdd_layout(corpus_root):
+    check_fsdd(build_manifest("fsdd", corpus_root / "fsdd"), corpus_root / "fsdd")
 
 
-def test_fsdd_shared(shared_data):
-    df = build_manifest("fsdd", shared_data / "fsdd")
-    files = sorted((shared_data / "fsdd" / "recordings").glob("*.wav"))
-    assert len(df) == len(files) and df["path"].map(lambda p: Path(p).is_file()).all()
-    index = df["utt_id"].str.rsplit("_", n=1).str[1].astype(int)
-    assert ((index < 5) == (df["split"] == "test")).all()
-    assert set(df["split"]) == {"train", "test"}
-    assert (df["label"] == df["utt_id"].str[0]).all()
-    assert df["speaker"].nunique() == 6 and (df["sample_rate"] == 8000).all()
-    assert (df["duration"] > 0).all()
+def test_urdu_layout(corpus_root):
+    check_urdu(build_manifest("urdu", corpus_root / "urdu"), corpus_root / "urdu")
 
 
-def test_urdu_shared(shared_data):
-    df = build_manifest("urdu", shared_data / "urdu")
-    folder_label = {"Angry": "ang", "Happy": "hap", "Neutral": "neu", "Sad": "sad"}
-    assert (df["path"].map(lambda p: folder_label[Path(p).parent.name]) == df["label"]).all()
-    assert (df["gender"] == df["speaker"].str[1]).all()
-    assert df["speaker"].str.fullmatch(r"S[MF]\d+").all()
-    assert len(df) == sum(1 for _ in (shared_data / "urdu").glob("*/*.wav"))
-    assert df["label"].value_counts().min() > 0 and (df["sample_rate"] == 44100).all()
-
-
-def test_esc10_shared_original_layout(shared_data):
-    df = build_manifest("esc10", shared_data / "esc10")
-    assert len(df) == sum(1 for _ in (shared_data / "esc10").glob("* - */*.ogg"))
-    assert df["noise_class"].nunique() == 10 and "dog" in set(df["label"])
-    assert set(df["split"]) == {"1", "2", "3", "4", "5"}
-    fold = df["path"].map(lambda p: Path(p).name.split("-")[0])
-    assert (fold == df["split"]).all()
-    assert (df["duration"] > 0).all() and (df["sample_rate"] == 44100).all()
+def test_esc10_original_layout(corpus_root):
+    check_esc10(build_manifest("esc10", corpus_root / "esc10"), corpus_root / "esc10")
 
 
 # ---------------------------------------------------------------- tiny trees, exact layouts

@@ -27,15 +27,15 @@ CACHE = AudioCache()  # shared by the tests of this module: each file is decoded
 
 
 @pytest.fixture(scope="module")
-def speech(shared_data) -> pd.DataFrame:
-    df = build_manifest("fsdd", shared_data / "fsdd", probe=False)
+def speech(corpus_root) -> pd.DataFrame:
+    df = build_manifest("fsdd", corpus_root / "fsdd", probe=False)
     index = df["utt_id"].str.rsplit("_", n=1).str[1].astype(int)
     return df[index < 6].reset_index(drop=True)  # 6 speakers x 10 digits x 6 takes
 
 
 @pytest.fixture(scope="module")
-def noise(shared_data) -> pd.DataFrame:
-    df = build_manifest("esc10", shared_data / "esc10", probe=False)
+def noise(corpus_root) -> pd.DataFrame:
+    df = build_manifest("esc10", corpus_root / "esc10", probe=False)
     return df.groupby("noise_class").head(5).reset_index(drop=True)
 
 

@@ -1,4 +1,4 @@
-"""SE losses: SI-SNR parity with the workloads, PIT, MixIT (all forms), PULSE nnPU and PN."""
+"""SE losses: SI-SNR, PIT, MixIT (all forms), PULSE nnPU and PN."""
 
 from __future__ import annotations
 
@@ -25,9 +25,12 @@ from raysim.se.losses import (
 
 
 # --------------------------------------------------------------------------- SI-SNR / SNR
-def test_si_snr_matches_workload_bit_for_bit(workloads, gen):
+def test_si_snr_matches_torchmetrics_and_floors_silent_estimates(gen):
+    from torchmetrics.functional.audio import scale_invariant_signal_noise_ratio
+
     est, ref = torch.randn(3, 4, 500, generator=gen), torch.randn(3, 4, 500, generator=gen)
-    assert torch.equal(si_snr(est, ref), workloads.si_snr(est, ref))
+    expected = scale_invariant_signal_noise_ratio(est, ref)
+    torch.testing.assert_close(si_snr(est, ref), expected, atol=1e-4, rtol=1e-4)
     zero = si_snr(torch.zeros(2, 500), ref[0, :2])
     torch.testing.assert_close(zero, torch.full((2,), -80.0))
 
@@ -73,12 +76,11 @@ def test_pit_is_permutation_invariant_and_picks_best(gen):
 
 
 # --------------------------------------------------------------------------- MixIT
-def test_mixit_assignments_cover_all_and_match_workload(workloads):
+def test_mixit_assignments_cover_all():
     a = mixit_assignments(4)
     assert a.shape == (16, 2, 4)
     assert torch.equal(a.sum(1), torch.ones(16, 4))  # each source in exactly one mixture
     assert len({tuple(x.flatten().tolist()) for x in a}) == 16
-    assert torch.equal(a, workloads._MIXIT_A)
     assert mixit_assignments(3, n_mix=3).shape == (27, 3, 3)
 
 
@@ -99,15 +101,17 @@ def test_mixit_picks_the_best_assignment(gen):
     assert values[(1, 0, 0, 1)] > best + 20  # a wrong assignment scores much worse
 
 
-def test_mixit_general_with_neg_si_snr_equals_workload(workloads, gen):
-    est = torch.randn(3, 4, 800, generator=gen, requires_grad=True)
-    m1, m2 = torch.randn(3, 800, generator=gen), torch.randn(3, 800, generator=gen)
-    ours = mixit_loss(est, torch.stack([m1, m2], 1), neg_si_snr)
-    ref = workloads.mixit_loss(est, m1, m2)
-    assert torch.equal(ours, ref)
-    (g_ours,) = torch.autograd.grad(ours, est)
-    (g_ref,) = torch.autograd.grad(ref, est)
-    torch.testing.assert_close(g_ours, g_ref, atol=0, rtol=0)
+def test_mixit_with_neg_si_snr_is_the_best_assignment_per_item(gen):
+    est = torch.randn(3, 4, 800, generator=gen)
+    mixtures = torch.randn(3, 2, 800, generator=gen)
+    per_assignment = torch.stack(
+        [
+            neg_si_snr(torch.einsum("ms,bst->bmt", a, est), mixtures).sum(-1)
+            for a in mixit_assignments(4)
+        ]
+    )
+    expected = per_assignment.min(0).values.mean()
+    torch.testing.assert_close(mixit_loss(est, mixtures, neg_si_snr), expected)
 
 
 def test_fedenhance_mixit_chooses_the_right_noise_slot(gen):

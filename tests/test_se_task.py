@@ -189,10 +189,10 @@ def test_objective_needing_three_slots_rejects_a_mask_model():
 
 # ------------------------------------------------------------------ real audio, on Ray
 @pytest.fixture(scope="module")
-def source_params(shared_data):
+def source_params(corpus_root):
     return {
-        "speech": {"corpus": "fsdd", "root": str(shared_data / "fsdd"), "max_files": 120},
-        "noise": {"corpus": "esc10", "root": str(shared_data / "esc10"), "max_files": 40},
+        "speech": {"corpus": "fsdd", "root": str(corpus_root / "fsdd"), "max_files": 120},
+        "noise": {"corpus": "esc10", "root": str(corpus_root / "esc10"), "max_files": 40},
         "n_clients": 4, "speech_partition": "iid", "noise_partition": "classes",
         "classes_per_client": 2, "snr_range_db": [-5.0, 5.0], "chunk_seconds": 0.5,
         "sample_rate": 8000, "p_supervised": 0.25, "p_pu": 0.25, "test_split": "manifest",
