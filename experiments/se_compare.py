@@ -28,6 +28,7 @@ import yaml
 import raysim
 from raysim.config import merge, parse_config
 from raysim.data.roots import DATA_ROOT_ENV, DataRootError, resolve_root
+from raysim.metric_counts import DEFINED_SUFFIX, N_ITEMS, defined_count
 from raysim.ray_runtime import init_ray
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -49,7 +50,9 @@ SMALL_MODELS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def small_settings(data_root: Path, rounds: int) -> dict[str, Any]:
+def small_settings(
+    data_root: Path, rounds: int, test_seconds: float | None = None
+) -> dict[str, Any]:
     """Overrides shared by every method: data, length, evaluation, engine."""
     # PESQ is left out: its voice activity detector finds no utterance in some 1 s FSDD chunks
     metrics = ["si_sdri", "si_sdr", "sdr"]
@@ -63,26 +66,47 @@ def small_settings(data_root: Path, rounds: int) -> dict[str, Any]:
             "n_clients": 16, "speech_partition": "iid", "noise_partition": "classes",
             "classes_per_client": 2, "snr_range_db": [-5.0, 5.0], "chunk_seconds": 1.0,
             "sample_rate": 8000, "test_split": "manifest", "test_snrs_db": [-5.0, 0.0, 5.0],
-            "max_test_examples": 120,
+            "max_test_examples": 120, "test_chunk_seconds": test_seconds,
         },
         "eval": {"every": 0},
         "engine": {"num_workers": 2},
     }  # fmt: skip
 
 
-def method_config(name: str, data_root: Path, rounds: int) -> dict[str, Any]:
+def method_config(
+    name: str, data_root: Path, rounds: int, test_seconds: float | None = None
+) -> dict[str, Any]:
     """The method's named config with the shared small settings applied."""
     file, own = METHODS[name]
     config = merge(merge(yaml.safe_load((CONFIGS / file).read_text()), own),
-                   small_settings(data_root, rounds))  # fmt: skip
+                   small_settings(data_root, rounds, test_seconds))  # fmt: skip
     config["task"]["model_kwargs"] = SMALL_MODELS[config["task"]["model"]]
     return parse_config(config).model_dump()
+
+
+COLUMNS = ["si_sdri", "si_sdr", "input_si_sdr", "sdr", "stoi"]
+
+
+def print_table(results: dict[str, dict[str, Any]]) -> None:
+    """The final metrics per method; a metric some items lack shows its defined count."""
+    width = 26
+    print(f"\n{'method':28s}" + "".join(f"{c:>{width}s}" for c in COLUMNS) + f"{'wall_s':>9s}")
+    for name, r in results.items():
+        m = r["metrics"]
+        cells = ""
+        for c in COLUMNS:
+            count = defined_count(m.get(c + DEFINED_SUFFIX), m.get(N_ITEMS))
+            cell = f"{m.get(c, float('nan')):.2f}" + (f" ({count})" if count else "")
+            cells += f"{cell:>{width}s}"
+        print(f"{name:28s}{cells}{r['wall_s']:9.0f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rounds", type=int, default=100)
     ap.add_argument("--data-root", help=f"folder with fsdd/ and esc10/ (default: ${DATA_ROOT_ENV})")
+    ap.add_argument("--test-seconds", type=float, default=None,
+                    help="held-out example length (default: the 1 s training chunk)")  # fmt: skip
     ap.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
     ap.add_argument("--out", type=Path, default=Path("results/se_compare.json"))
     a = ap.parse_args()
@@ -94,17 +118,13 @@ def main() -> None:
     init_ray()
     results = {}
     for name in a.methods:
-        config = method_config(name, data_root, a.rounds)
+        config = method_config(name, data_root, a.rounds, a.test_seconds)
         t0 = time.perf_counter()
         result = raysim.Simulation(config).run(progress=False)
         results[name] = {"metrics": result.metrics, "wall_s": time.perf_counter() - t0,
                          "config": config, "history": result.history}  # fmt: skip
         print(f"{name}: {json.dumps({k: round(v, 3) for k, v in result.metrics.items()})}")
-    columns = ["si_sdri", "si_sdr", "input_si_sdr", "sdr", "stoi"]
-    print(f"\n{'method':28s}" + "".join(f"{c:>13s}" for c in columns) + f"{'wall_s':>9s}")
-    for name, r in results.items():
-        cells = "".join(f"{r['metrics'].get(c, float('nan')):13.2f}" for c in columns)
-        print(f"{name:28s}{cells}{r['wall_s']:9.0f}")
+    print_table(results)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(results, indent=1))
     print(f"wrote {a.out}")

@@ -219,6 +219,20 @@ def test_manifest_test_split_holds_out_files(speech, noise):
     assert not set(test["noise_path"]) & train_noise  # held-out noise files too
 
 
+def test_test_examples_can_be_longer_than_training_chunks(speech, noise, classes_spec):
+    spec = _build(speech, noise, **CLASSES_RECIPE, test_chunk_seconds=2.0)
+    test = spec[spec["split"] == "test"]
+    train = spec[spec["split"] == "train"]
+    assert (test["num_samples"] == 2 * SR).all() and (train["num_samples"] == SR).all()
+    ex = load_example(test.iloc[0], cache=CACHE)
+    assert ex.mixture.shape == ex.speech.shape == (2 * SR,)
+    # the training examples are those of the default recipe, unchanged
+    default_train = classes_spec[classes_spec["split"] == "train"]
+    pd.testing.assert_frame_equal(
+        train.reset_index(drop=True), default_train.reset_index(drop=True)
+    )
+
+
 def test_spec_survives_parquet_and_writes_wavs(classes_spec, tmp_path):
     spec = classes_spec.head(4)
     spec.to_parquet(tmp_path / "spec.parquet", index=False)

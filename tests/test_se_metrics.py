@@ -120,6 +120,20 @@ def test_undefined_items_are_nan_and_left_out_of_the_mean(gen):
     assert math.isnan(evaluate_enhancement(short, short, short, SR, metrics=("pesq",))["pesq"])
 
 
+def test_stoi_of_a_clip_too_short_to_score_is_nan_and_left_out_of_the_mean(gen, recwarn):
+    clean = _speech_like().repeat(2, 1)
+    noisy = clean + 0.3 * clean.std() * torch.randn(clean.shape, generator=gen)
+    short = torch.zeros_like(clean)
+    short[:, : SR // 5] = clean[:, : SR // 5]  # 200 ms of speech: under STOI's 30 frames
+    per_item = metrics.stoi(short, short, SR)
+    assert torch.isnan(per_item).all()  # pystoi's stand-in is 1e-5, never a score here
+    est, ref = torch.stack([noisy[0], short[1]]), torch.stack([clean[0], short[1]])
+    out = evaluate_enhancement(est, ref, est, SR, metrics=("stoi",))
+    assert out["stoi"] == pytest.approx(float(metrics.stoi(noisy[:1], clean[:1], SR)), abs=1e-6)
+    assert 0.5 < out["stoi"] < 0.99
+    assert not [w for w in recwarn if "STFT frames" in str(w.message)]
+
+
 def test_missing_optional_package_names_the_extra(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(

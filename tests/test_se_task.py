@@ -4,6 +4,8 @@ the noise-class scheme on FSDD speech + ESC-10 noise."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -270,12 +272,25 @@ def test_warm_start_from_checkpoint_sets_the_initial_model(mixed_run, source, tm
     assert warm_sdri != pytest.approx(fresh_sdri, abs=1e-3)
 
 
+def test_evaluation_counts_the_items_a_metric_is_defined_for():
+    rng = np.random.default_rng(0)
+    speech = rng.normal(size=(4, 8000)).astype(np.float32)  # 1 s at 8 kHz
+    speech[1:, 800:] = 0.0  # 3 of 4 references hold 0.1 s of sound: too short for STOI
+    eval_data = {"mixture": speech + rng.normal(size=speech.shape).astype(np.float32),
+                 "speech": speech}  # fmt: skip
+    model = _task("sudormrf").build_model()
+    out = _task("sudormrf", eval={"metrics": ["si_sdri", "stoi"]}).evaluate(model, eval_data)
+    assert (out["n_items"], out["stoi_defined"]) == (4, 1)
+    assert "si_sdri_defined" not in out  # SI-SDR is defined for every item
+    assert math.isfinite(out["stoi"])
+
+
 def test_evaluation_reports_the_input_baseline_of_the_metric_family_it_uses():
     data = _client([SUPERVISED] * 4)
     eval_data = {"mixture": data["mixture"], "speech": data["speech"]}
     model = _task("sudormrf").build_model()
     snr = _task("sudormrf", eval={"metrics": ["si_snri"]}).evaluate(model, eval_data)
-    assert set(snr) == {"si_snri", "input_si_snr"}
+    assert set(snr) == {"si_snri", "input_si_snr", "n_items"}
     sdr = _task("sudormrf", eval={"metrics": ["si_sdri", "si_sdr"]}).evaluate(model, eval_data)
-    assert set(sdr) == {"si_sdri", "si_sdr", "input_si_sdr"}
+    assert set(sdr) == {"si_sdri", "si_sdr", "input_si_sdr", "n_items"}
     assert sdr["si_sdri"] == pytest.approx(sdr["si_sdr"] - sdr["input_si_sdr"], abs=1e-4)

@@ -7,7 +7,10 @@ from typing import Any
 
 import pandas as pd
 
+from raysim.metric_counts import DEFINED_SUFFIX, N_ITEMS, defined_count
 from raysim.sweep.results import CONFIG, Experiment
+
+EVAL_ITEMS = f"eval_{N_ITEMS}"
 
 
 def finished(exp: Experiment) -> pd.DataFrame:
@@ -19,8 +22,15 @@ def finished(exp: Experiment) -> pd.DataFrame:
 
 
 def metric_columns(exp: Experiment) -> list[str]:
-    """The final metrics of the trials, the sweep's metric first."""
-    evals = sorted(c for c in exp.trials.columns if c.startswith("eval_") and c != "eval_round")
+    """The final metrics of the trials, the sweep's metric first (counts of defined
+    items are shown beside their metric, not as metrics of their own)."""
+    evals = sorted(
+        c
+        for c in exp.trials.columns
+        if c.startswith("eval_")
+        and c not in ("eval_round", EVAL_ITEMS)
+        and not c.endswith(DEFINED_SUFFIX)
+    )
     return sorted(evals, key=lambda c: c != exp.metric)
 
 
@@ -29,7 +39,9 @@ def summarize(exp: Experiment) -> pd.DataFrame:
 
     Columns: each varying key, then per metric ``<metric>`` (mean) and
     ``<metric>_std``, ``n`` (replicates), ``rounds_run`` and ``MB`` (means per
-    trial of the rounds run and of the data communicated).
+    trial of the rounds run and of the data communicated). A metric that some evaluation
+    items lack also gets ``<metric>_defined`` and ``<metric>_items``: its defined items
+    and all items, summed over the replicates.
     """
     trials = finished(exp)
     keys = exp.varying_keys()
@@ -44,6 +56,9 @@ def summarize(exp: Experiment) -> pd.DataFrame:
         for m in metrics:
             row[m] = group[m].astype(float).mean()
             row[f"{m}_std"] = group[m].astype(float).std(ddof=1)
+            if m + DEFINED_SUFFIX in group and EVAL_ITEMS in group:
+                row[m + DEFINED_SUFFIX] = group[m + DEFINED_SUFFIX].astype(float).sum()
+                row[f"{m}_items"] = group[EVAL_ITEMS].astype(float).sum()
         row.update(n=len(group), rounds_run=group["rounds"].mean(), MB=group["bytes"].mean() / 1e6)
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -80,6 +95,11 @@ def formatted(exp: Experiment, table: pd.DataFrame | None = None) -> pd.DataFram
     out = pd.DataFrame({exp.label(k): table[k].map(display) for k in keys})
     for m in metric_columns(exp):
         out[m] = [mean_std(a, b) for a, b in zip(table[m], table[f"{m}_std"], strict=True)]
+        if m + DEFINED_SUFFIX in table:
+            counts = map(defined_count, table[m + DEFINED_SUFFIX], table[f"{m}_items"])
+            out[m] = [
+                f"{cell} ({c})" if c else cell for cell, c in zip(out[m], counts, strict=True)
+            ]
     out["n"] = table["n"].astype(int).astype(str)
     out["rounds run"] = table["rounds_run"].map(lambda r: f"{r:g}")
     out["MB sent"] = table["MB"].map(lambda b: f"{b:.2f}")

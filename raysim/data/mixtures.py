@@ -91,6 +91,9 @@ class MixtureConfig:
     snr_range_db: ``(lo, hi)``: SNR ~ U[lo, hi] dB of speech against the summed noises;
         ``None``: natural levels (no rescaling; the measured SNR is recorded).
     chunk_seconds, sample_rate: example length and rate (files are resampled).
+    test_chunk_seconds: length of the test examples (``None``: `chunk_seconds`). Longer
+        held-out clips let STOI and PESQ score items that short training chunks would
+        leave undefined.
     speech_fill, noise_fill: how files shorter than a chunk are extended: zero ``pad`` or
         ``loop``.
     extra_noise: build MixIT's extra-noise pool (half of each speaker's pairs).
@@ -112,6 +115,7 @@ class MixtureConfig:
     snr_range_db: tuple[float, float] | None = None
     chunk_seconds: float = 4.0
     sample_rate: int = 16000
+    test_chunk_seconds: float | None = None
     speech_fill: Literal["pad", "loop"] = "pad"
     noise_fill: Literal["pad", "loop"] = "loop"
     extra_noise: bool = True
@@ -150,6 +154,8 @@ class MixtureConfig:
             raise bad("snr_range_db", "must be (lo, hi) with lo <= hi, or None")
         if self.chunk_seconds <= 0 or self.sample_rate <= 0:
             raise bad("chunk_seconds", "chunk_seconds and sample_rate must be > 0")
+        if self.test_chunk_seconds is not None and self.test_chunk_seconds <= 0:
+            raise bad("test_chunk_seconds", "must be > 0 or None")
         if not 0 <= self.p_supervised <= 1:
             raise bad("p_supervised", "must be in [0, 1]")
         if not 0 <= self.test_fraction < 1:
@@ -161,6 +167,12 @@ class MixtureConfig:
     def num_samples(self) -> int:
         """Chunk length in samples."""
         return int(round(self.chunk_seconds * self.sample_rate))
+
+    @property
+    def test_num_samples(self) -> int:
+        """Test example length in samples."""
+        seconds = self.test_chunk_seconds or self.chunk_seconds
+        return int(round(seconds * self.sample_rate))
 
 
 class AudioCache:
@@ -250,10 +262,19 @@ class _Builder:
     """State shared while building one spec: config, manifests, cache."""
 
     def __init__(
-        self, speech: pd.DataFrame, noise: pd.DataFrame, cfg: MixtureConfig, cache: AudioCache
+        self,
+        speech: pd.DataFrame,
+        noise: pd.DataFrame,
+        cfg: MixtureConfig,
+        cache: AudioCache,
+        n: int | None = None,
     ):
-        self.cfg, self.cache, self.n = cfg, cache, cfg.num_samples
+        self.cfg, self.cache, self.n = cfg, cache, n or cfg.num_samples
         self.speech, self.noise = speech, noise
+
+    def with_length(self, n: int) -> _Builder:
+        """The same builder for examples of `n` samples (the test set's length)."""
+        return _Builder(self.speech, self.noise, self.cfg, self.cache, n)
 
     def load(self, path: str) -> np.ndarray:
         return self.cache.load(path, self.cfg.sample_rate)
@@ -495,7 +516,9 @@ def build_mixture_spec(
         pool = _NoisePool(test_by_class, {c: len(r) for c, r in test_by_class.items()}, rng)
         snrs = itertools.cycle(cfg.test_snrs_db or [None])
         snr = (lambda: float(next(snrs))) if cfg.test_snrs_db else None
-        rows += _client_rows(b, test_s, pool, rng, snr, client=-1, supervised=True, split="test")
+        test_b = b.with_length(cfg.test_num_samples)
+        rows += _client_rows(test_b, test_s, pool, rng, snr, client=-1, supervised=True,
+                             split="test")  # fmt: skip
     spec = pd.DataFrame(rows, columns=list(SPEC_COLUMNS))
     for col in _OFFSET_COLUMNS:
         spec[col] = spec[col].astype("Int64")

@@ -85,6 +85,12 @@ class SEMixturesParams(BaseModel):
     snr_range_db: tuple[float, float] | None = None
     chunk_seconds: float = Field(4.0, gt=0)
     sample_rate: int = Field(16000, ge=1000)
+    test_chunk_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="held-out example length (default chunk_seconds); longer "
+        "clips let STOI/PESQ score what short training chunks leave undefined",
+    )
     p_supervised: float = Field(0.0, ge=0, le=1)
     p_pu: float = Field(0.0, ge=0, le=1)
     noise_clip: Literal["extra_noise", "noise_only"] = Field(
@@ -173,6 +179,7 @@ def se_mixtures(params: SEMixturesParams, seed: int) -> SourceData:
         snr_range_db=params.snr_range_db,
         chunk_seconds=params.chunk_seconds,
         sample_rate=params.sample_rate,
+        test_chunk_seconds=params.test_chunk_seconds,
         extra_noise=params.noise_clip == "extra_noise",
         noise_only=params.noise_clip == "noise_only",
         p_supervised=params.p_supervised,

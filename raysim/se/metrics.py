@@ -12,6 +12,7 @@ reproduces `workloads.eval_w2`.
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -70,12 +71,22 @@ def pesq(est: torch.Tensor, ref: torch.Tensor, sample_rate: int) -> torch.Tensor
     return torch.tensor(scores).reshape(est.shape[:-1])
 
 
+#: what pystoi returns, with a warning, for an item it cannot score: fewer than 30 STFT
+#: frames (384 ms at 10 kHz) left after its silent-frame removal, or a silent reference
+PYSTOI_UNDEFINED = 1e-5
+
+
 def stoi(est: torch.Tensor, ref: torch.Tensor, sample_rate: int) -> torch.Tensor:
-    """STOI (Taal et al. 2011). Needs `pystoi`."""
+    """STOI (Taal et al. 2011). Needs `pystoi`. NaN for an item STOI cannot score (too
+    short once silent frames are removed, or silent), never pystoi's 1e-5 stand-in."""
     _require("pystoi", "STOI")
     from torchmetrics.functional.audio import short_time_objective_intelligibility
 
-    return short_time_objective_intelligibility(est, ref, sample_rate)
+    with warnings.catch_warnings():  # the NaNs say it, per item; the caller counts them
+        warnings.filterwarnings("ignore", message="Not enough STFT frames")
+        scores = short_time_objective_intelligibility(est, ref, sample_rate).double()
+    stand_in = (scores - PYSTOI_UNDEFINED).abs() < 1e-9  # whatever float type it came back in
+    return torch.where(stand_in, torch.nan, scores).float()
 
 
 _Metric = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], torch.Tensor]
@@ -92,6 +103,8 @@ METRICS: dict[str, _Metric] = {
 """Metric name → fn(estimate, clean, noisy, sample_rate) → (B,)."""
 
 _OPTIONAL = {"pesq": "pesq", "stoi": "pystoi"}
+UNDEFINABLE = frozenset({"sdr", "pesq", "stoi"})
+"""Metrics that can be undefined for an item (NaN); evaluations count the defined ones."""
 _OWN = {"si_snr", "si_snri"}  # computed by raysim.se.losses, no torchmetrics
 
 

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from raysim.data.se_sources import KIND_NAMES, PU, SUPERVISED, UNSUPERVISED
+from raysim.metric_counts import DEFINED_SUFFIX, N_ITEMS
 from raysim.se import (
     PulseCNN,
     build_se_model,
@@ -43,7 +44,7 @@ from raysim.se import (
     snr_max_loss,
     supervised_fedenhance_loss,
 )
-from raysim.se.metrics import needs_torchmetrics
+from raysim.se.metrics import UNDEFINABLE, needs_torchmetrics
 from raysim.tasks.base import ClientContext, LocalData, Task
 from raysim.tasks.se_params import SEParams
 
@@ -200,7 +201,8 @@ class SpeechEnhancement(Task):
         unprocessed input's SI-SDR or SI-SNR (`input_si_sdr`, `input_si_snr`, see
         `_input_metrics`). A metric undefined for some
         mixtures (e.g. PESQ on a clip under 0.25 s) is averaged over the rest, with a
-        warning naming how many were left out."""
+        warning naming how many were left out, and reported with its count of defined
+        mixtures out of `n_items` (:mod:`raysim.metric_counts`)."""
         p = self.params.eval
         model.eval()
         items: dict[str, list[torch.Tensor]] = {}
@@ -223,7 +225,7 @@ class SpeechEnhancement(Task):
                     items.setdefault(k, []).append(v)
         finally:
             model.train()
-        out = {}
+        out: dict[str, float] = {N_ITEMS: float(n)}
         for k, parts in items.items():
             values = torch.cat(parts)
             undefined = int(torch.isnan(values).sum())
@@ -231,4 +233,6 @@ class SpeechEnhancement(Task):
                 log.warning("%s undefined for %d of %d mixtures; averaged over the rest",
                             k, undefined, n)  # fmt: skip
             out[k] = float(torch.nanmean(values))
+            if k.removeprefix("input_") in UNDEFINABLE:
+                out[f"{k}{DEFINED_SUFFIX}"] = float(n - undefined)
         return out
