@@ -27,6 +27,14 @@ EXTERNAL = {
 collect_ignore = [module for module, present in EXTERNAL.items() if not present]
 
 
+def pytest_configure(config) -> None:
+    from install_check import torch_pair_problem
+
+    problem = torch_pair_problem()
+    if problem:  # before collection, which would fail in every torchaudio module
+        raise pytest.UsageError(problem)
+
+
 def pytest_report_header(config) -> list[str]:
     found = {"real example audio": SHARED_DATA, "reference workloads": SHARED_BENCH}
     return [

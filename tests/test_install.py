@@ -8,12 +8,9 @@ import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
+from install_check import REINSTALL, release, torch_pair_problem
+
 REPO = Path(__file__).resolve().parents[1]
-REINSTALL = "reinstall from the lock file: rm -rf .venv && make test"
-
-
-def _release(v: str) -> str:
-    return v.split("+")[0]  # drop the local build tag (+cpu, +cu130)
 
 
 def _lock_pins() -> dict[str, str]:
@@ -23,22 +20,25 @@ def _lock_pins() -> dict[str, str]:
     return {name.lower(): v for name, v in pins}
 
 
-def test_torch_and_torchaudio_are_the_same_release():
-    torch_v, audio_v = version("torch"), version("torchaudio")
-    assert _release(torch_v) == _release(audio_v), (
-        f"torch {torch_v} and torchaudio {audio_v} are different releases and do not load "
-        f"together; {REINSTALL}"
-    )
+def test_torch_and_torchaudio_are_one_release_that_loads():
+    assert torch_pair_problem() is None, torch_pair_problem()
+    import torch
+    import torchaudio.functional as AF
 
-
-def test_torchaudio_extension_loads():
-    try:
-        import torch
-        import torchaudio.functional as AF
-    except OSError as err:  # libtorchaudio.so built against another torch
-        raise AssertionError(f"torchaudio's extension does not load: {err}; {REINSTALL}") from err
     wave = torch.sin(torch.arange(800) / 5.0)
     assert AF.resample(wave, 8000, 16000).shape == (1600,)
+
+
+def test_a_mismatched_pair_is_named_with_the_fix(monkeypatch):
+    import install_check
+
+    real = install_check.version
+    monkeypatch.setattr(
+        install_check, "version", lambda name: "2.11.1" if name == "torchaudio" else real(name)
+    )
+    problem = install_check.torch_pair_problem()
+    assert problem is not None and f"torch {real('torch')} and torchaudio 2.11.1" in problem
+    assert "rm -rf .venv && make test" in problem
 
 
 def test_pyproject_pins_the_pair_and_the_lock_and_environment_agree():
@@ -48,7 +48,7 @@ def test_pyproject_pins_the_pair_and_the_lock_and_environment_agree():
     assert pinned["torch"] == pinned["torchaudio"], f"pyproject pins a mismatched pair {pinned}"
     lock = _lock_pins()
     for name in ("torch", "torchaudio", "ray", "torchmetrics", "opensmile"):
-        assert _release(version(name)) == lock[name], (
+        assert release(version(name)) == lock[name], (
             f"{name} {version(name)} is installed but requirements.lock pins {lock[name]}; "
             f"{REINSTALL}"
         )
