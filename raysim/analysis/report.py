@@ -10,6 +10,7 @@ import pandas as pd
 
 from raysim.analysis import plots
 from raysim.analysis.tables import best, display, formatted, markdown, summarize
+from raysim.metric_counts import DEFINED_SUFFIX, defined_count
 from raysim.sweep.results import CONFIG, Experiment, load_experiment
 
 
@@ -76,7 +77,12 @@ def write_report(experiment: Experiment | str | Path, out: str | Path | None = N
         lines += [f"- {exp.label(k)}: `{display(top[k])}`" for k in exp.varying_keys()]
         std = top[f"{exp.metric}_std"]
         spread = "" if pd.isna(std) else f" ± {std:.4f}"
-        lines += [f"- {exp.metric}: {top[exp.metric]:.4f}{spread} over {int(top['n'])} runs", ""]
+        count = defined_count(top.get(exp.metric + DEFINED_SUFFIX), top.get(f"{exp.metric}_items"))
+        count = f" ({count})" if count else ""
+        lines += [
+            f"- {exp.metric}: {top[exp.metric]:.4f}{spread}{count} over {int(top['n'])} runs",
+            "",
+        ]
     for title, figure in _figures(exp):
         path = figure(exp, out)
         if path is not None:
