@@ -35,3 +35,7 @@ def check_esc10(df: pd.DataFrame, root: Path) -> None:
     fold = df["path"].map(lambda p: Path(p).name.split("-")[0])
     assert (fold == df["split"]).all()
     assert (df["duration"] > 0).all() and (df["sample_rate"] == 44100).all()
+
+
+#: corpus -> its check, for tests that run every published layout
+CHECKS = {"fsdd": check_fsdd, "urdu": check_urdu, "esc10": check_esc10}

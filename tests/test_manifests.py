@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-from corpus_checks import check_esc10, check_fsdd, check_urdu
+from corpus_checks import CHECKS
 
 from raysim.data.corpora import (
     BUILDERS,
@@ -139,16 +139,9 @@ def test_check_audio_raise_names_the_file(tmp_path):
 
 
 # ---------------------------------------------------------------- corpora in published layouts
-def test_fsdd_layout(corpus_root):
-    check_fsdd(build_manifest("fsdd", corpus_root / "fsdd"), corpus_root / "fsdd")
-
-
-def test_urdu_layout(corpus_root):
-    check_urdu(build_manifest("urdu", corpus_root / "urdu"), corpus_root / "urdu")
-
-
-def test_esc10_original_layout(corpus_root):
-    check_esc10(build_manifest("esc10", corpus_root / "esc10"), corpus_root / "esc10")
+@pytest.mark.parametrize("corpus", sorted(CHECKS))
+def test_published_layout(corpus_root, corpus):
+    CHECKS[corpus](build_manifest(corpus, corpus_root / corpus), corpus_root / corpus)
 
 
 # ---------------------------------------------------------------- tiny trees, exact layouts

@@ -21,11 +21,12 @@ def resolve_root(
     Raises DataRootError naming the folder, the flag and the variable, so the user knows
     which of the two to set.
     """
-    value = given if given not in (None, "") else os.environ.get(env)
+    from_flag = given not in (None, "")
+    value = given if from_flag else os.environ.get(env)
     if not value:
         raise DataRootError(f"no folder given: pass {flag} DIR or set {env}")
     root = Path(value).expanduser().resolve()
-    source = flag if given not in (None, "") else f"${env}"
+    source = flag if from_flag else f"${env}"
     if not root.is_dir():
         raise DataRootError(f"folder {root} (from {source}) does not exist; "
                             f"pass {flag} DIR or set {env}")  # fmt: skip

@@ -4,22 +4,16 @@ project (FSDD 8 kHz WAV, URDU 44.1 kHz WAV, ESC-10 44.1 kHz OGG)."""
 from __future__ import annotations
 
 import numpy as np
-from corpus_checks import check_esc10, check_fsdd, check_urdu
+import pytest
+from corpus_checks import CHECKS
 
 from raysim.data.corpora import build_manifest
 from raysim.data.se_sources import SEMixturesParams, se_mixtures
 
 
-def test_fsdd(shared_data):
-    check_fsdd(build_manifest("fsdd", shared_data / "fsdd"), shared_data / "fsdd")
-
-
-def test_urdu(shared_data):
-    check_urdu(build_manifest("urdu", shared_data / "urdu"), shared_data / "urdu")
-
-
-def test_esc10(shared_data):
-    check_esc10(build_manifest("esc10", shared_data / "esc10"), shared_data / "esc10")
+@pytest.mark.parametrize("corpus", sorted(CHECKS))
+def test_published_layout(shared_data, corpus):
+    CHECKS[corpus](build_manifest(corpus, shared_data / corpus), shared_data / corpus)
 
 
 def test_se_mixtures_from_real_speech_and_noise(shared_data):
