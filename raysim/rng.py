@@ -1,0 +1,37 @@
+"""Every seeded random stream in raysim, named in one place.
+
+A stream is numpy's Generator seeded by ``[seed, *keys]``: the run seed, the ids
+that make it per round or per client, and a tag naming its purpose. Purposes never
+share draws, and a client's draws never depend on which worker ran it or in which
+order. The tags' values are fixed forever: changing one changes every result.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+
+class Stream(IntEnum):
+    """The purpose tag of each random stream (where it goes in the key: see the caller)."""
+
+    CLIENT_TRAINING = 0xC11E  # [seed, round, client, tag]: shuffling, dropout, augmentation
+    COHORT = 0x5A3  # [seed, round, tag]: which clients a round samples
+    AVAILABILITY = 0xA7A1  # [seed, client, tag]: a client's reporting probability
+    PARTITION = 0xDA7A  # [seed, tag, partitioner]: client partitions
+    HELD_OUT_GROUPS = 0x7E57  # [seed, tag]: the server's held-out groups
+    SYNTHETIC_FEATURES = 0x5F  # [seed, tag]: the synthetic feature clusters
+    LABEL_RATE = 0x1AB  # [seed, client, tag]: which rows of a client are labelled
+    LABELLED_CLIENT = 0xC1A  # [seed, client, tag]: whether a client is labelled at all
+    PSEUDO_LABEL_SCORING = 0x5C0  # [seed, round, client, tag]
+    PSEUDO_LABEL_PAIRING = 0xA11  # [seed, round, client, tag]
+
+
+#: Held-out folds are dealt once for every run seed (SER papers' fixed folds).
+FOLD_DEAL_SEED = 0xF01D
+
+
+def stream(seed: int, *keys: int) -> np.random.Generator:
+    """The generator seeded by ``[seed, *keys]`` (keys: ids and a :class:`Stream` tag)."""
+    return np.random.default_rng([int(seed), *(int(k) for k in keys)])
