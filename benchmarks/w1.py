@@ -44,7 +44,7 @@ def main() -> None:
         "engine": {"num_workers": a.workers},
         "eval": {"every": 0},
     }
-    data = npz(NpzParams(path=str(path)), seed=0)
+    data = npz(NpzParams(source="npz", path=str(path)), seed=0)
     run_workload(MON, "w1", config, data, FixedSchedule(schedule), a.workers, "accuracy")
 
 

@@ -59,7 +59,7 @@ def main() -> None:
         schedule, rounds = f["schedule"], int(f["rounds"])
         lr, batch, epochs = float(f["lr"]), int(f["batch"]), int(f["epochs"])
     config = w2_config(str(path), rounds, lr, batch, epochs, a.workers)
-    data = npz_w2(NpzW2Params(path=str(path)), seed=0)
+    data = npz_w2(NpzW2Params(source="npz_w2", path=str(path)), seed=0)
     run_workload(MON, "w2", config, data, FixedSchedule(schedule), a.workers, "si_snri")
 
 

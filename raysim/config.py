@@ -2,7 +2,10 @@
 
 Every section forbids unknown keys, so a typo fails at start with the key's
 dotted path; impossible values (fraction outside (0, 1], negative learning
-rates, more workers than clients...) fail the same way.
+rates, more workers than clients...) fail the same way. Sections that name a
+pluggable implementation (task, data, strategy, server_optimizer,
+local.optimizer, local.lr_schedule) hold that implementation's own typed params
+(`raysim.registry`): validated here, once, and passed on as they are.
 """
 
 from __future__ import annotations
@@ -14,6 +17,15 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from raysim.registry import (
+    DATA_SOURCES,
+    LOCAL_OPTIMIZERS,
+    LR_SCHEDULES,
+    SERVER_OPTIMIZERS,
+    STRATEGIES,
+    TASKS,
+)
+
 
 class Section(BaseModel):
     """Base of every config section: unknown keys are errors."""
@@ -21,33 +33,11 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class OptimizerConfig(Section):
-    """A torch optimizer by name, with its keyword arguments (momentum, betas...)."""
-
-    name: Literal["sgd", "adam", "adamw", "rmsprop", "adagrad"] = "sgd"
-    lr: float = Field(0.05, gt=0)
-    kwargs: dict[str, Any] = Field(default_factory=dict)
-
-
-class LRScheduleConfig(Section):
-    """Local learning-rate schedule across rounds (computed on the server)."""
-
-    name: Literal["constant", "step", "cosine", "plateau"] = "constant"
-    step_size: int = Field(100, ge=1, description="step: rounds between decays")
-    gamma: float = Field(0.5, gt=0, le=1, description="step: decay factor")
-    t_max: int | None = Field(None, ge=1, description="cosine: period (default: rounds)")
-    eta_min: float = Field(0.0, ge=0)
-    factor: float = Field(0.5, gt=0, lt=1, description="plateau: decay factor")
-    patience: int = Field(5, ge=0, description="plateau: rounds without improvement")
-    monitor: str = Field("train_loss", description="plateau: round-record key to watch")
-    mode: Literal["min", "max"] = "min"
-
-
 class LocalConfig(Section):
     """What each client does in a round."""
 
-    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
-    lr_schedule: LRScheduleConfig = Field(default_factory=LRScheduleConfig)
+    optimizer: LOCAL_OPTIMIZERS.type = LOCAL_OPTIMIZERS.field()
+    lr_schedule: LR_SCHEDULES.type = LR_SCHEDULES.field()
     epochs: int = Field(1, ge=1)
     steps: int | None = Field(None, ge=1, description="fixed step count instead of epochs")
     batch_size: int = Field(32, ge=1)
@@ -77,36 +67,6 @@ class SamplingConfig(Section):
         return self
 
 
-class StrategyConfig(Section):
-    """Client-side algorithm and aggregation rule (METHODS.md)."""
-
-    name: Literal["fedavg", "fedprox", "scaffold"] = "fedavg"
-    weighting: Literal["samples", "uniform"] | None = Field(
-        None,
-        description="FedAvg weights; default: the paper's (fedavg samples, scaffold uniform)",
-    )
-    mu: float = Field(0.01, ge=0, description="fedprox: proximal weight")
-    option: Literal["I", "II"] = Field("II", description="scaffold: control-variate update")
-    server_lr: float = Field(1.0, gt=0, description="scaffold: global step size eta_g")
-    correction: Literal["gradient", "after_step"] = Field(
-        "gradient", description="scaffold: add c - c_i to the gradient, or apply it after each step"
-    )
-    scale_control_by_fraction: bool = Field(
-        True, description="scaffold: c += |S|/N mean(dc) (paper); False: c += mean(dc)"
-    )
-
-
-class ServerOptimizerConfig(Section):
-    """Optimizer applied by the server to the aggregated update (FedOpt)."""
-
-    name: Literal["none", "avgm", "adam", "yogi", "adagrad"] = "none"
-    lr: float = Field(1e-2, gt=0)
-    momentum: float = Field(0.9, ge=0, lt=1, description="avgm")
-    beta1: float = Field(0.9, ge=0, lt=1)
-    beta2: float = Field(0.99, ge=0, lt=1)
-    tau: float = Field(1e-3, gt=0)
-
-
 class EngineConfig(Section):
     """How the simulation executes on Ray."""
 
@@ -119,10 +79,9 @@ class EngineConfig(Section):
 
 
 class EvalConfig(Section):
-    """Server-side evaluation on held-out data."""
+    """Server-side evaluation on held-out data (what it measures is the task's)."""
 
     every: int = Field(1, ge=0, description="rounds between evaluations (0: only at the end)")
-    batch_size: int = Field(1024, ge=1)
 
 
 class CheckpointConfig(Section):
@@ -133,42 +92,6 @@ class CheckpointConfig(Section):
     keep: int = Field(2, ge=1)
 
 
-class TaskConfig(Section):
-    """The task by registered name; its own fields are validated by the task."""
-
-    model_config = ConfigDict(extra="allow")
-    name: str = "feature_classification"
-
-    @model_validator(mode="after")
-    def _validate_params(self) -> TaskConfig:
-        from raysim.tasks import TASKS  # registry; avoids an import cycle
-
-        TASKS.validate(self.name, self.params())
-        return self
-
-    def params(self) -> dict[str, Any]:
-        """The task-specific fields (everything but `name`)."""
-        return dict(self.model_extra or {})
-
-
-class DataConfig(Section):
-    """Where client and server data come from, and how clients are formed."""
-
-    model_config = ConfigDict(extra="allow")
-    source: str = "synthetic_features"
-
-    @model_validator(mode="after")
-    def _validate_params(self) -> DataConfig:
-        from raysim.data.sources import SOURCES
-
-        SOURCES.validate(self.source, self.params())
-        return self
-
-    def params(self) -> dict[str, Any]:
-        """The source-specific fields (everything but `source`)."""
-        return dict(self.model_extra or {})
-
-
 class SimulationConfig(Section):
     """A whole federated simulation."""
 
@@ -177,12 +100,12 @@ class SimulationConfig(Section):
     init_checkpoint: str | None = Field(
         None, description="warm start: a checkpoint or flat-state file to take global weights from"
     )
-    task: TaskConfig = Field(default_factory=TaskConfig)
-    data: DataConfig = Field(default_factory=DataConfig)
+    task: TASKS.type = TASKS.field()
+    data: DATA_SOURCES.type = DATA_SOURCES.field()
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     local: LocalConfig = Field(default_factory=LocalConfig)
-    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
-    server_optimizer: ServerOptimizerConfig = Field(default_factory=ServerOptimizerConfig)
+    strategy: STRATEGIES.type = STRATEGIES.field()
+    server_optimizer: SERVER_OPTIMIZERS.type = SERVER_OPTIMIZERS.field()
     engine: EngineConfig = Field(default_factory=EngineConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
@@ -211,6 +134,9 @@ def _format_errors(err: ValidationError) -> str:
             close = difflib.get_close_matches(str(e["loc"][-1]), _known_keys(e["loc"]), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             lines.append(f"{key}: unknown key{hint}")
+            continue
+        if e["type"] == "unknown_key":  # a registered section's, hint included
+            lines.append(f"{key}: {e['msg']}")
             continue
         value = e.get("input")
         shown = "" if isinstance(value, dict) else f" (got {value!r})"

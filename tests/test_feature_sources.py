@@ -23,7 +23,7 @@ def _store(n_speakers=6, per=12, seed=0):
 
 def test_held_out_speakers_never_appear_in_clients():
     x, meta = _store()
-    params = FeatureStoreParams(path="mem", held_out={"fraction": 0.34})
+    params = FeatureStoreParams(source="feature_store", path="mem", held_out={"fraction": 0.34})
     data = source_from_features(x, meta, params, seed=1, origin="mem")
     test_groups = set(data.eval_data["group"])
     client_groups = {g for c in range(len(data.clients)) for g in data.clients.get(c)["group"]}
@@ -36,21 +36,31 @@ def test_held_out_speakers_never_appear_in_clients():
 
 def test_explicit_held_out_groups_and_unknown_labels_are_checked():
     x, meta = _store()
-    params = FeatureStoreParams(path="mem", held_out={"groups": ["spk0"]})
+    params = FeatureStoreParams(source="feature_store", path="mem", held_out={"groups": ["spk0"]})
     data = source_from_features(x, meta, params, seed=0, origin="mem")
     assert set(data.eval_data["group"]) == {data.info["groups"].index("spk0")}
     with pytest.raises(ValueError, match="data.held_out.groups"):
-        bad = FeatureStoreParams(path="mem", held_out={"groups": ["nobody"]})
+        bad = FeatureStoreParams(
+            source="feature_store", path="mem", held_out={"groups": ["nobody"]}
+        )
         source_from_features(x, meta, bad, seed=0, origin="mem")
     with pytest.raises(ValueError, match="data.classes"):
-        source_from_features(x, meta, FeatureStoreParams(path="mem", classes=["ang"]), 0, "mem")
+        source_from_features(
+            x,
+            meta,
+            FeatureStoreParams(source="feature_store", path="mem", classes=["ang"]),
+            0,
+            "mem",
+        )
 
 
 def test_cross_validation_folds_cover_every_speaker_once_whatever_the_seed():
     x, meta = _store(n_speakers=7)
     held = []
     for fold in range(3):
-        params = FeatureStoreParams(path="mem", held_out={"folds": 3, "fold": fold})
+        params = FeatureStoreParams(
+            source="feature_store", path="mem", held_out={"folds": 3, "fold": fold}
+        )
         by_seed = [
             set(source_from_features(x, meta, params, seed=s, origin="mem").eval_data["group"])
             for s in (0, 5)
@@ -60,9 +70,9 @@ def test_cross_validation_folds_cover_every_speaker_once_whatever_the_seed():
     assert sorted(len(h) for h in held) == [2, 2, 3]
     assert set().union(*held) == set(range(7)) and sum(len(h) for h in held) == 7
     with pytest.raises(ValueError, match="fold=3"):
-        FeatureStoreParams(path="mem", held_out={"folds": 3, "fold": 3})
+        FeatureStoreParams(source="feature_store", path="mem", held_out={"folds": 3, "fold": 3})
     with pytest.raises(ValueError, match="folds=8"):
-        params = FeatureStoreParams(path="mem", held_out={"folds": 8})
+        params = FeatureStoreParams(source="feature_store", path="mem", held_out={"folds": 8})
         source_from_features(x, meta, params, seed=0, origin="mem")
 
 
@@ -70,14 +80,20 @@ def test_missing_label_column_is_named():
     x, meta = _store()
     with pytest.raises(ValueError, match="emotion"):
         source_from_features(
-            x, meta, FeatureStoreParams(path="mem", label_column="emotion"), 0, "store.parquet"
+            x,
+            meta,
+            FeatureStoreParams(source="feature_store", path="mem", label_column="emotion"),
+            0,
+            "store.parquet",
         )
 
 
 def test_global_standardize_uses_training_rows_only():
     x, meta = _store()
     x = x * 10 + 3
-    params = FeatureStoreParams(path="mem", standardize="global", held_out={"groups": ["spk0"]})
+    params = FeatureStoreParams(
+        source="feature_store", path="mem", standardize="global", held_out={"groups": ["spk0"]}
+    )
     data = source_from_features(x, meta, params, seed=0, origin="mem")
     train_x = data.clients.arrays["x"]
     np.testing.assert_allclose(train_x.mean(0), 0, atol=1e-5)

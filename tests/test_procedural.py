@@ -158,7 +158,7 @@ def test_emotion_strength_is_part_of_the_corpus_identity(tmp_path):
     with pytest.raises(ValueError, match="emotion_strength"):
         generate_corpus(tmp_path, **small, emotion_strength=-1.0)
     with pytest.raises(ValueError, match="emotion_strength"):
-        ProceduralSERParams(emotion_strength=-0.1)
+        ProceduralSERParams(source="procedural_ser", emotion_strength=-0.1)
 
 
 def test_noise_classes_have_their_character():

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 import raysim
-from raysim.config import LocalConfig, StrategyConfig
+from raysim.config import LocalConfig
 from raysim.data.se_sources import PU, SUPERVISED, UNSUPERVISED, SEMixturesParams, se_mixtures
 from raysim.engine.flat import flat_grad, get_flat, set_flat
 from raysim.engine.local import train_client
-from raysim.engine.strategies import build_strategy
+from raysim.registry import STRATEGIES, TASKS
 from raysim.se import (
     fedenhance_mixit_loss,
     mixit_loss,
@@ -25,7 +25,6 @@ from raysim.se import (
     snr_max_loss,
     supervised_fedenhance_loss,
 )
-from raysim.tasks import build_task
 from raysim.tasks.base import ClientContext
 from raysim.tasks.summaries import summarize_round
 
@@ -40,7 +39,10 @@ T = 400
 def _task(model: str, kinds=("supervised", "unsupervised", "pu"), **params):
     kwargs = TINY_SUDO if model == "sudormrf" else TINY_PULSE
     config = {"model": model, "model_kwargs": kwargs, "standardize": False, **params}
-    return build_task("speech_enhancement", config, {"sample_rate": 8000, "client_kinds": kinds})
+    return TASKS.build(
+        TASKS.parse({"name": "speech_enhancement", **config}),
+        {"sample_rate": 8000, "client_kinds": kinds},
+    )
 
 
 def _client(kinds: list[int], seed: int = 0, clip_gain: float = 1.0) -> dict[str, np.ndarray]:
@@ -59,7 +61,7 @@ def _one_sgd_step(task, data, lr=0.5):
     cfg = LocalConfig.model_validate(
         {"optimizer": {"name": "sgd", "lr": lr}, "steps": 1, "batch_size": 64, "shuffle": False}
     )
-    strategy = build_strategy(StrategyConfig(), len(x0), 1)
+    strategy = STRATEGIES.make(None, len(x0), 1)
     ctx = ClientContext(0, 0, 0, np.random.default_rng(0))
     result = train_client(task, model, strategy, cfg, lr, x0, {}, data, None, ctx)
     return model, x0, result
@@ -204,7 +206,9 @@ def source_params(corpus_root):
 
 @pytest.fixture(scope="module")
 def source(source_params):
-    return se_mixtures(SEMixturesParams.model_validate(source_params), seed=0)
+    return se_mixtures(
+        SEMixturesParams.model_validate({"source": "se_mixtures", **source_params}), seed=0
+    )
 
 
 def test_source_clients_are_non_iid_by_noise_class_and_kind(source):

@@ -8,16 +8,15 @@ import pytest
 import torch
 
 import raysim
-from raysim.config import LocalConfig, StrategyConfig
+from raysim.config import LocalConfig
 from raysim.data.clients import ArrayClients
 from raysim.data.partition import semi_fedser
 from raysim.data.sources import SourceData
 from raysim.engine.flat import get_flat
-from raysim.engine.local import client_seed, train_client
-from raysim.engine.strategies import build_strategy
+from raysim.engine.local import client_rng, train_client
+from raysim.registry import STRATEGIES, TASKS
 from raysim.ser.masks import client_is_labelled, label_mask
 from raysim.ser.pseudo_labels import select
-from raysim.tasks import build_task
 from raysim.tasks.base import ClientContext
 from raysim.tasks.semi_ser import LABELS, LAST_ROUND, ROWS
 
@@ -28,7 +27,10 @@ LOCAL = LocalConfig.model_validate(
 
 
 def make_task(**params):
-    return build_task("semi_ser", {"hidden": [16], **params}, {"input_dim": DIM, "num_classes": K})
+    return TASKS.build(
+        TASKS.parse({"name": "semi_ser", "hidden": [16], **params}),
+        {"input_dim": DIM, "num_classes": K},
+    )
 
 
 def client_data(n: int = 60, seed: int = 0) -> dict[str, np.ndarray]:
@@ -49,7 +51,7 @@ def confident_model(task, seed: int = 0):
 
 
 def ctx(cid: int = 3, rnd: int = 5, seed: int = 7) -> ClientContext:
-    return ClientContext(cid, rnd, seed, client_seed(seed, rnd, cid))
+    return ClientContext(cid, rnd, seed, client_rng(seed, rnd, cid))
 
 
 def trained_before(rnd: int = 4) -> dict[str, np.ndarray]:
@@ -59,7 +61,7 @@ def trained_before(rnd: int = 4) -> dict[str, np.ndarray]:
 
 def train(task, model, data, state, c):
     x0 = get_flat(model)
-    strategy = build_strategy(StrategyConfig(name="scaffold"), len(x0), 10)
+    strategy = STRATEGIES.make(dict(name="scaffold"), len(x0), 10)
     payload = {"c": np.zeros(len(x0), np.float32)}
     return train_client(task, model, strategy, LOCAL, 1e-3, x0, payload, data, state, c)
 

@@ -8,11 +8,10 @@ import torch
 from pydantic import BaseModel
 from torch import nn
 
-from raysim.config import LocalConfig, ServerOptimizerConfig, StrategyConfig
+from raysim.config import LocalConfig
 from raysim.engine.exact_sum import ExactSum, merge_sums
 from raysim.engine.local import train_client
-from raysim.engine.server_optimizers import build_server_optimizer
-from raysim.engine.strategies import build_strategy
+from raysim.registry import SERVER_OPTIMIZERS, STRATEGIES
 from raysim.tasks.base import ClientContext, LocalData, Task
 
 
@@ -58,7 +57,7 @@ def test_scaffold_two_clients_match_hand_computation(option):
     x = np.array([0.0, 0.0], np.float32)
     a = [np.array([1.0, 2.0]), np.array([-1.0, 0.5])]
     c_i = [np.array([0.05, 0.05]), np.zeros(2)]  # client 2 has never trained: c_2 = 0
-    strategy = build_strategy(StrategyConfig(name="scaffold", option=option), 2, population)
+    strategy = STRATEGIES.make(dict(name="scaffold", option=option), 2, population)
     strategy.c = np.array([0.1, -0.2], np.float32)
     c = strategy.c.astype(np.float64)
 
@@ -107,7 +106,7 @@ def test_scaffold_two_clients_match_hand_computation(option):
 def test_fedprox_adds_proximal_gradient():
     lr, mu = 0.1, 0.5
     x = np.array([0.3, -0.4], np.float32)
-    strategy = build_strategy(StrategyConfig(name="fedprox", mu=mu), 2, 1)
+    strategy = STRATEGIES.make(dict(name="fedprox", mu=mu), 2, 1)
     res = _train(strategy, x, {}, np.array([1.0, 1.0]), None, 2, lr)
     y = x.astype(np.float64)
     for _ in range(2):
@@ -134,7 +133,7 @@ def _fedopt_by_hand(name, deltas, lr=1e-2, b1=0.9, b2=0.99, tau=1e-3):
 @pytest.mark.parametrize("name", ["adagrad", "adam", "yogi"])
 def test_fedopt_server_optimizers_follow_reddi_et_al(name):
     deltas = [np.array([0.1, -0.2, 0.05]), np.array([0.3, 0.0, -0.1]), np.array([-0.05, 0.2, 0.2])]
-    opt = build_server_optimizer(ServerOptimizerConfig(name=name), 3)
+    opt = SERVER_OPTIMIZERS.make(dict(name=name), 3)
     x = np.zeros(3, np.float32)
     for d in deltas:
         x = opt.step(x, d)
@@ -142,7 +141,7 @@ def test_fedopt_server_optimizers_follow_reddi_et_al(name):
 
 
 def test_fedavgm_is_server_momentum():
-    opt = build_server_optimizer(ServerOptimizerConfig(name="avgm", lr=1.0, momentum=0.5), 2)
+    opt = SERVER_OPTIMIZERS.make(dict(name="avgm", lr=1.0, momentum=0.5), 2)
     x = opt.step(np.zeros(2, np.float32), np.array([1.0, 2.0]))
     x = opt.step(x, np.array([1.0, 0.0]))
     # m1 = [1, 2]; m2 = 0.5 m1 + [1, 0] = [1.5, 1]; x = m1 + m2
@@ -152,7 +151,7 @@ def test_fedavgm_is_server_momentum():
 def test_fedavg_weights_by_samples_or_uniformly():
     d1, d2 = np.array([1.0, 0.0]), np.array([0.0, 4.0])
     for weighting, expected in (("samples", [0.25, 3.0]), ("uniform", [0.5, 2.0])):
-        s = build_strategy(StrategyConfig(name="fedavg", weighting=weighting), 2, 2)
+        s = STRATEGIES.make(dict(name="fedavg", weighting=weighting), 2, 2)
         w1, w2 = s.client_weight(10), s.client_weight(30)
         sums = {"delta": ExactSum.of(w1 * d1).add(ExactSum.of(w2 * d2))}
         np.testing.assert_allclose(s.pseudo_gradient(sums, w1 + w2, 2), expected)
@@ -164,7 +163,7 @@ def test_plateau_schedule_lowers_lr_when_the_monitored_loss_stalls():
     cfg = LocalConfig.model_validate(
         {"optimizer": {"lr": 0.1}, "lr_schedule": {"name": "plateau", "patience": 1, "factor": 0.5}}
     )
-    sched = RoundLR(cfg, rounds=10)
+    sched = RoundLR(cfg.lr_schedule, cfg.optimizer.lr, rounds=10)
     for loss in (1.0, 0.9, 0.9, 0.9):
         sched.end_round({"train_loss": loss})
     assert sched.lr == 0.05
@@ -175,9 +174,7 @@ def test_scaffold_after_step_correction_bypasses_the_optimizer():
     lr, steps = 0.1, 2
     x = np.array([0.0, 0.0], np.float32)
     a = np.array([1.0, 2.0])
-    strategy = build_strategy(
-        StrategyConfig(name="scaffold", correction="after_step"), 2, population=2
-    )
+    strategy = STRATEGIES.make(dict(name="scaffold", correction="after_step"), 2, population=2)
     strategy.c = np.array([0.1, -0.2], np.float32)
     c_i = np.array([0.05, 0.05], np.float32)
     task = QuadraticTask(_NoParams(), {})

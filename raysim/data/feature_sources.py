@@ -16,16 +16,17 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from raysim.data.clients import ArrayClients
-from raysim.data.sources import PartitionParams, SourceData, make_partition
+from raysim.data.sources import PathSourceParams, SourceData, SourceParams
+from raysim.registry import PARTITIONERS, Params
+from raysim.rng import FOLD_DEAL_SEED, Stream, stream
 
 
-class HeldOutParams(BaseModel):
+class HeldOutParams(Params):
     """Which rows the server keeps for evaluation."""
 
-    model_config = ConfigDict(extra="forbid")
     by: Literal["groups", "split"] = "groups"
     fraction: float = Field(0.25, gt=0, lt=1, description="groups: share of groups held out")
     groups: list[str] | None = Field(None, description="groups: explicit held-out groups")
@@ -46,11 +47,9 @@ class HeldOutParams(BaseModel):
         return self
 
 
-class FeatureStoreParams(BaseModel):
+class FeatureStoreParams(PathSourceParams):
     """A feature store on disk as client data."""
 
-    model_config = ConfigDict(extra="forbid")
-    path: str
     label_column: str = "label"
     classes: list[str] | None = Field(None, description="class order (default: sorted labels)")
     group_column: str = "speaker"
@@ -60,7 +59,7 @@ class FeatureStoreParams(BaseModel):
         "std, i.e. what one federated statistics round (clients send Σx, Σx², n) yields",
     )
     held_out: HeldOutParams = Field(default_factory=HeldOutParams)
-    partition: PartitionParams = Field(default_factory=lambda: PartitionParams(name="group"))
+    partition: PARTITIONERS.type = PARTITIONERS.field({"name": "group"})
 
 
 def pooled_standardize(x: np.ndarray, train: np.ndarray) -> np.ndarray:
@@ -94,14 +93,14 @@ def held_out_mask(
                 msg = f"data.held_out.folds={params.folds} but only {len(names)} groups"
                 raise ValueError(msg)
             # fixed deal (not the run seed): every seed and mode sees the same folds
-            dealt = np.random.default_rng(0xF01D).permutation(names)
+            dealt = np.random.default_rng(FOLD_DEAL_SEED).permutation(names)
             chosen = set(np.array_split(dealt, params.folds)[params.fold])
         else:
             n = max(1, int(round(params.fraction * len(names))))
             if n >= len(names):
                 msg = f"data.held_out.fraction={params.fraction} leaves no training groups"
                 raise ValueError(msg)
-            chosen = set(np.random.default_rng([seed, 0x7E57]).choice(names, n, replace=False))
+            chosen = set(stream(seed, Stream.HELD_OUT_GROUPS).choice(names, n, replace=False))
         mask = groups.isin(chosen).to_numpy()
     if mask.all() or not mask.any():
         raise ValueError("data.held_out: the split leaves no training rows or no held-out rows")
@@ -128,7 +127,7 @@ def source_from_features(
     train = np.flatnonzero(~test)
     if params.standardize == "global":
         x = pooled_standardize(x, train)
-    part = make_partition(params.partition, y[train], seed, groups=g[train])
+    part = PARTITIONERS.build(params.partition, y[train], seed, g[train])
     arrays = {"x": x[train], "y": y[train], "group": g[train]}
     info = {
         "input_dim": int(x.shape[1]),
@@ -148,10 +147,17 @@ def feature_store(params: FeatureStoreParams, seed: int) -> SourceData:
     return source_from_features(x, meta, params, seed, params.path)
 
 
-class ProceduralSERParams(BaseModel):
-    """The built-in procedural emotional-speech corpus, as eGeMAPS (or other) features."""
+class ProceduralSERParams(SourceParams):
+    """The built-in procedural emotional-speech corpus, as eGeMAPS (or other) features.
 
-    model_config = ConfigDict(extra="forbid")
+    Its feature store is built once and cached; :meth:`prepare` builds it before a
+    sweep's trials, which then read it as a ``feature_store``.
+    """
+
+    prepared_keys = (
+        "n_speakers", "utterances_per_speaker_per_emotion", "emotion_strength",
+        "sample_rate", "feature_set", "cache_dir",
+    )  # fmt: skip
     n_speakers: int = Field(8, ge=2)
     utterances_per_speaker_per_emotion: int = Field(10, ge=1)
     emotion_strength: float = Field(
@@ -159,10 +165,21 @@ class ProceduralSERParams(BaseModel):
     )
     sample_rate: int = Field(16000, ge=8000)
     feature_set: str = "egemaps"
-    standardize: Literal["none", "global"] = "none"
+    standardize: Literal["none", "global"] = Field(
+        "none", description="as feature_store's standardize"
+    )
     cache_dir: str | None = Field(None, description="default: $RAYSIM_CACHE or ~/.cache/raysim")
     held_out: HeldOutParams = Field(default_factory=HeldOutParams)
-    partition: PartitionParams = Field(default_factory=lambda: PartitionParams(name="group"))
+    partition: PARTITIONERS.type = PARTITIONERS.field({"name": "group"})
+
+    def prepare(self) -> FeatureStoreParams:
+        """Generate and extract the corpus now; trials read the store it wrote."""
+        return self.as_feature_store(procedural_store(self, progress=True))
+
+    def as_feature_store(self, store: Path) -> FeatureStoreParams:
+        """The same data as a ``feature_store`` source reading `store`."""
+        kept = self.model_dump(include={"standardize", "held_out", "partition"})
+        return FeatureStoreParams(source="feature_store", path=str(store.resolve()), **kept)
 
 
 def cache_root(cache_dir: str | None = None) -> Path:
@@ -198,14 +215,4 @@ def procedural_store(params: ProceduralSERParams, progress: bool = False) -> Pat
 
 def procedural_ser(params: ProceduralSERParams, seed: int) -> SourceData:
     """Clients (one per synthetic speaker by default) holding emotion-labelled features."""
-    from raysim.features.store import FeatureStore
-
-    store = procedural_store(params)
-    x, meta = FeatureStore(store).to_numpy()
-    fs = FeatureStoreParams(
-        path=str(store),
-        held_out=params.held_out,
-        partition=params.partition,
-        standardize=params.standardize,
-    )
-    return source_from_features(x, meta, fs, seed, str(store))
+    return feature_store(params.as_feature_store(procedural_store(params)), seed)

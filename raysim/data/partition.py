@@ -3,6 +3,10 @@
 IID, Dirichlet(α) over labels, by group (one client per speaker, or per group
 of speakers), quantity skew (client sizes ~ Dirichlet(α), labels IID), and
 Semi-FedSER's split of every speaker into k class-skewed clients.
+
+Each is registered in `raysim.registry.PARTITIONERS` as a params model and a
+``partition_*(params, labels, seed, groups)`` function, which data sources call
+through the registry.
 """
 
 from __future__ import annotations
@@ -10,6 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import Field
+
+from raysim.registry import Named
+from raysim.rng import Stream, stream
 
 
 @dataclass
@@ -42,8 +50,8 @@ class Partition:
         return out
 
 
-def _rng(seed: int, tag: int) -> np.random.Generator:
-    return np.random.default_rng([seed, 0xDA7A, tag])
+def _rng(seed: int, partitioner: int) -> np.random.Generator:
+    return stream(seed, Stream.PARTITION, partitioner)
 
 
 def _check_n_clients(n_clients: int, n_items: int, what: str) -> None:
@@ -154,3 +162,52 @@ def semi_fedser(labels: np.ndarray, groups: np.ndarray, k: int = 4, seed: int = 
                 own[j].append(piece)
         parts += [rng.permutation(np.concatenate(p)) for p in own if p]
     return Partition([p for p in parts if len(p)], labels)
+
+
+# -- registered form: params + one calling convention ----------------------------------
+class IIDParams(Named):
+    n_clients: int = Field(100, ge=1)
+
+
+class DirichletParams(Named):
+    n_clients: int = Field(100, ge=1)
+    alpha: float = Field(0.5, gt=0, description="concentration: small is strongly non-IID")
+
+
+class GroupParams(Named):
+    groups_per_client: int = Field(1, ge=1, description="consecutive sorted groups per client")
+
+
+class QuantitySkewParams(Named):
+    n_clients: int = Field(100, ge=1)
+    alpha: float = Field(0.5, gt=0, description="client sizes ~ Dir(α)")
+
+
+class SemiFedSERParams(Named):
+    k: int = Field(4, ge=2, description="clients per speaker; client j lacks class j")
+
+
+def _need_groups(params: Named, groups: np.ndarray | None) -> np.ndarray:
+    if groups is None:
+        raise ValueError(f"data.partition.name={params.name!r} needs groups (e.g. speakers)")
+    return groups
+
+
+def partition_iid(p: IIDParams, labels: np.ndarray, seed: int, groups=None) -> Partition:
+    return iid(len(labels), p.n_clients, seed, labels)
+
+
+def partition_dirichlet(p: DirichletParams, labels: np.ndarray, seed: int, groups=None):
+    return dirichlet(labels, p.n_clients, p.alpha, seed)
+
+
+def partition_by_group(p: GroupParams, labels: np.ndarray, seed: int, groups=None) -> Partition:
+    return by_group(_need_groups(p, groups), p.groups_per_client, seed, labels)
+
+
+def partition_quantity_skew(p: QuantitySkewParams, labels: np.ndarray, seed: int, groups=None):
+    return quantity_skew(len(labels), p.n_clients, p.alpha, seed, labels)
+
+
+def partition_semi_fedser(p: SemiFedSERParams, labels: np.ndarray, seed: int, groups=None):
+    return semi_fedser(labels, _need_groups(p, groups), p.k, seed)

@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from raysim.data.clients import ArrayClients
-from raysim.data.sources import SourceData
+from raysim.data.sources import PathSourceParams, SourceData, SourceParams
+from raysim.registry import Params
 
 if TYPE_CHECKING:  # pandas costs ~0.4 s to import; workers importing the task need none of it
     import pandas as pd
@@ -39,14 +40,13 @@ SUPERVISED, UNSUPERVISED, PU = 0, 1, 2
 KIND_NAMES: dict[int, str] = {SUPERVISED: "supervised", UNSUPERVISED: "unsupervised", PU: "pu"}
 
 
-class AudioSetParams(BaseModel):
+class AudioSetParams(Params):
     """A speech or noise manifest: a manifest file, or a corpus builder and its folder.
 
     ``$VARS`` and ``~`` in paths are expanded, so configs can say
     ``root: ${RAYSIM_DATA_ROOT}/fsdd``.
     """
 
-    model_config = ConfigDict(extra="forbid")
     corpus: str | None = Field(None, description="a name of raysim.data.corpora.BUILDERS")
     root: str | None = Field(None, description="the corpus folder (with corpus)")
     manifest: str | None = Field(None, description="or a Parquet manifest file")
@@ -63,7 +63,7 @@ class AudioSetParams(BaseModel):
         return self
 
 
-class SEMixturesParams(BaseModel):
+class SEMixturesParams(SourceParams):
     """Federated SE mixtures through `raysim.data.mixtures.MixtureConfig`.
 
     Defaults are FedEnhance's (Tzinis et al., WASPAA 2021): 16 clients of
@@ -73,7 +73,6 @@ class SEMixturesParams(BaseModel):
     supervised, the next ⌊p_pu·C⌋ are PU (PULSE), the rest unsupervised (MixIT).
     """
 
-    model_config = ConfigDict(extra="forbid")
     speech: AudioSetParams
     noise: AudioSetParams
     n_clients: int = Field(16, ge=1)
@@ -218,11 +217,9 @@ def se_mixtures(params: SEMixturesParams, seed: int) -> SourceData:
     return SourceData(ArrayClients(arrays, offsets), test_arrays, info)
 
 
-class NpzW2Params(BaseModel):
+class NpzW2Params(PathSourceParams):
     """The W2 workload file (`workloads.py dump w2`): X (mixtures), offsets, test_*."""
 
-    model_config = ConfigDict(extra="forbid")
-    path: str
     sample_rate: int = Field(8000, ge=1000)
 
 

@@ -14,31 +14,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from raysim.config import LocalConfig, OptimizerConfig
+from raysim.config import LocalConfig
 from raysim.engine.flat import flat_grad, get_flat, set_flat
+from raysim.engine.local_optimizer import make_optimizer
 from raysim.engine.strategies.base import Strategy
+from raysim.rng import Stream, stream
 from raysim.tasks.base import ClientContext, LocalData, Task
 
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
-    "sgd": torch.optim.SGD,
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "rmsprop": torch.optim.RMSprop,
-    "adagrad": torch.optim.Adagrad,
-}
 
-
-def make_optimizer(cfg: OptimizerConfig, params, lr: float) -> torch.optim.Optimizer:
-    """A fresh torch optimizer by name (FL convention: local state does not persist)."""
-    try:
-        return OPTIMIZERS[cfg.name](params, lr=lr, **cfg.kwargs)
-    except TypeError as err:
-        raise ValueError(f"local.optimizer.kwargs {cfg.kwargs!r} for {cfg.name}: {err}") from None
-
-
-def client_seed(seed: int, round_idx: int, client_id: int) -> np.random.Generator:
+def client_rng(seed: int, round_idx: int, client_id: int) -> np.random.Generator:
     """The generator for everything random a client does in a round."""
-    return np.random.default_rng([seed, round_idx, client_id, 0xC11E])
+    return stream(seed, round_idx, client_id, Stream.CLIENT_TRAINING)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from raysim.config import SamplingConfig
+from raysim.rng import Stream, stream
 
 
 class ClientSampler(Protocol):
@@ -46,11 +47,11 @@ class UniformSampler:
         mu, kappa = self.availability, self.concentration
         if kappa is None or mu >= 1.0:
             return mu
-        rng = np.random.default_rng([self.seed, client_id, 0xA7A1])
+        rng = stream(self.seed, client_id, Stream.AVAILABILITY)
         return float(rng.beta(mu * kappa, (1 - mu) * kappa))
 
     def sample(self, round_idx: int) -> tuple[list[int], list[int]]:
-        rng = np.random.default_rng([self.seed, round_idx, 0x5A3])
+        rng = stream(self.seed, round_idx, Stream.COHORT)
         sampled = np.sort(rng.choice(self.population, self.k, replace=False))
         if self.availability >= 1.0:
             return sampled.tolist(), sampled.tolist()

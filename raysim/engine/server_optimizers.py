@@ -16,15 +16,32 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
-from raysim.config import ServerOptimizerConfig
+from raysim.registry import Named
+
+
+class Params(Named):
+    """``none``: the pseudo-gradient is applied as it is."""
+
+
+class AvgMParams(Params):
+    lr: float = Field(1e-2, gt=0, description="η")
+    momentum: float = Field(0.9, ge=0, lt=1, description="β")
+
+
+class FedOptParams(Params):
+    lr: float = Field(1e-2, gt=0, description="η")
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.99, ge=0, lt=1, description="adam, yogi")
+    tau: float = Field(1e-3, gt=0, description="τ, adaptivity")
 
 
 class ServerOptimizer:
     """Plain FedAvg application: x ← x + Δ_t."""
 
-    def __init__(self, cfg: ServerOptimizerConfig, size: int):
-        self.cfg = cfg
+    def __init__(self, params: Params, size: int):
+        self.params = params
         self.size = size
 
     def step(self, x: np.ndarray, delta: np.ndarray) -> np.ndarray:
@@ -41,13 +58,15 @@ class ServerOptimizer:
 class FedAvgM(ServerOptimizer):
     """Server momentum (Hsu et al. 2019): m ← β m + Δ_t; x ← x + η m."""
 
-    def __init__(self, cfg: ServerOptimizerConfig, size: int):
-        super().__init__(cfg, size)
+    params: AvgMParams
+
+    def __init__(self, params: AvgMParams, size: int):
+        super().__init__(params, size)
         self.m = np.zeros(size, np.float64)
 
     def step(self, x, delta):
-        self.m = self.cfg.momentum * self.m + delta
-        return (x.astype(np.float64) + self.cfg.lr * self.m).astype(np.float32)
+        self.m = self.params.momentum * self.m + delta
+        return (x.astype(np.float64) + self.params.lr * self.m).astype(np.float32)
 
     def state_dict(self):
         return {"m": self.m.copy()}
@@ -59,17 +78,19 @@ class FedAvgM(ServerOptimizer):
 class _FedOpt(ServerOptimizer):
     """Shared first moment and update of FedAdagrad, FedAdam and FedYogi."""
 
-    def __init__(self, cfg: ServerOptimizerConfig, size: int):
-        super().__init__(cfg, size)
+    params: FedOptParams
+
+    def __init__(self, params: FedOptParams, size: int):
+        super().__init__(params, size)
         self.m = np.zeros(size, np.float64)
         # v starts at τ² as in Reddi et al.'s Algorithm 2 (v_{-1} ≥ τ²)
-        self.v = np.full(size, cfg.tau**2, np.float64)
+        self.v = np.full(size, params.tau**2, np.float64)
 
     def second_moment(self, delta_sq: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def step(self, x, delta):
-        c = self.cfg
+        c = self.params
         self.m = c.beta1 * self.m + (1 - c.beta1) * delta
         self.v = self.second_moment(delta * delta)
         return (x.astype(np.float64) + c.lr * self.m / (np.sqrt(self.v) + c.tau)).astype(np.float32)
@@ -93,25 +114,11 @@ class FedAdam(_FedOpt):
     """v ← β₂ v + (1 − β₂) Δ²."""
 
     def second_moment(self, delta_sq):
-        return self.cfg.beta2 * self.v + (1 - self.cfg.beta2) * delta_sq
+        return self.params.beta2 * self.v + (1 - self.params.beta2) * delta_sq
 
 
 class FedYogi(_FedOpt):
     """v ← v − (1 − β₂) Δ² sign(v − Δ²)."""
 
     def second_moment(self, delta_sq):
-        return self.v - (1 - self.cfg.beta2) * delta_sq * np.sign(self.v - delta_sq)
-
-
-SERVER_OPTIMIZERS: dict[str, type[ServerOptimizer]] = {
-    "none": ServerOptimizer,
-    "avgm": FedAvgM,
-    "adagrad": FedAdagrad,
-    "adam": FedAdam,
-    "yogi": FedYogi,
-}
-
-
-def build_server_optimizer(cfg: ServerOptimizerConfig, size: int) -> ServerOptimizer:
-    """The server optimizer named by `cfg.name`."""
-    return SERVER_OPTIMIZERS[cfg.name](cfg, size)
+        return self.v - (1 - self.params.beta2) * delta_sq * np.sign(self.v - delta_sq)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from raysim.registry import Named
 
 
-class ClassificationParams(BaseModel):
+class ClassificationParams(Named):
     """MLP over fixed-size feature vectors (e.g. eGeMAPS functionals, SSL embeddings)."""
 
-    model_config = ConfigDict(extra="forbid")
     hidden: list[int] = Field(default_factory=lambda: [128, 128])
     dropout: float = Field(0.0, ge=0, lt=1)
     class_balanced: bool = Field(False, description="weight the loss by inverse class frequency")

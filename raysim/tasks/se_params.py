@@ -13,16 +13,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from raysim.registry import Named, Params
 
 METRIC_NAMES = Literal["si_sdr", "si_sdri", "si_snr", "si_snri", "sdr", "pesq", "stoi"]
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ObjectivesParams(_Params):
+class ObjectivesParams(Params):
     """The loss each client kind trains with (the kind comes from the client's data).
 
     supervised: ``fedenhance`` (model sees x₁ + x₂; −SI-SDR(ŝ₀, s) + PIT −SI-SDR of
@@ -38,7 +36,7 @@ class ObjectivesParams(_Params):
     pu: Literal["nnpu"] = "nnpu"
 
 
-class MixITParams(_Params):
+class MixITParams(Params):
     """General MixIT (Wisdom et al., NeurIPS 2020): the per-mixture loss.
 
     snr_max: L_SNR with τ = 10^(−30/10) (the paper's); neg_si_snr: −SI-SNR (W2).
@@ -47,7 +45,7 @@ class MixITParams(_Params):
     pair_loss: Literal["snr_max", "neg_si_snr"] = "snr_max"
 
 
-class NNPUParams(_Params):
+class NNPUParams(Params):
     """PULSE's weighted PU risk (`raysim.se.nnpu_loss`): π = prior, p = weight_power,
     β = beta, γ = gamma, mode nn (non-negative, Kiryo et al. 2017) or unbiased."""
 
@@ -58,7 +56,7 @@ class NNPUParams(_Params):
     mode: Literal["nn", "unbiased"] = "nn"
 
 
-class STFTParams(_Params):
+class STFTParams(Params):
     """STFT of the ratio-mask view that lets PU/PN objectives train a waveform
     separator (Hamming window; PULSE uses 1024/256 at 16 kHz)."""
 
@@ -66,7 +64,7 @@ class STFTParams(_Params):
     hop: int = Field(128, ge=1)
 
 
-class EvalParams(_Params):
+class EvalParams(Params):
     """Server evaluation on held-out mixtures (SI-SDRi is the primary metric)."""
 
     metrics: list[METRIC_NAMES] = Field(default_factory=lambda: ["si_sdri", "si_sdr", "sdr"])
@@ -77,7 +75,7 @@ class EvalParams(_Params):
     batch_size: int = Field(16, ge=1)
 
 
-class SEParams(_Params):
+class SEParams(Named):
     """The `speech_enhancement` task."""
 
     model: Literal["sudormrf", "convtasnet", "pulse_cnn"] = "sudormrf"

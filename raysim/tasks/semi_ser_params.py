@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from raysim.registry import Named
 
 
-class SemiSERParams(BaseModel):
+class SemiSERParams(Named):
     """Semi-FedSER and its baselines over fixed-size feature vectors.
 
     Modes: ``semi`` (multiview pseudo-labels kept across rounds, or re-scored each
@@ -20,7 +22,6 @@ class SemiSERParams(BaseModel):
     each round, not kept).
     """
 
-    model_config = ConfigDict(extra="forbid")
     mode: Literal["semi", "labelled_only", "all_labelled", "fixmatch"] = "semi"
     # model: MLP input-256-128-K, ReLU, dropout 0.2
     hidden: list[int] = Field(default_factory=lambda: [256, 128])

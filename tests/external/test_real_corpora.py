@@ -19,6 +19,7 @@ def test_published_layout(shared_data, corpus):
 def test_se_mixtures_from_real_speech_and_noise(shared_data):
     params = SEMixturesParams.model_validate(
         {
+            "source": "se_mixtures",
             "speech": {"corpus": "fsdd", "root": str(shared_data / "fsdd"), "max_files": 60},
             "noise": {"corpus": "esc10", "root": str(shared_data / "esc10"), "max_files": 20},
             "n_clients": 2,

@@ -9,12 +9,13 @@ the same class runs in one process or across a cluster. Strategies are numpy-onl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
-from raysim.config import StrategyConfig
 from raysim.engine.exact_sum import ExactSum
+from raysim.registry import Named
 
 if TYPE_CHECKING:
     from torch import nn
@@ -40,17 +41,28 @@ class ClientHook:
         return {}, None
 
 
+class StrategyParams(Named):
+    """What every strategy's params hold (each strategy module subclasses it as `Params`)."""
+
+    weighting: Literal["samples", "uniform"] | None = Field(
+        None, description="aggregation weights; default: the paper's (see the strategy)"
+    )
+
+
 class Strategy:
     """One federated algorithm: client hook + server aggregation rule."""
 
     #: weighting used when the config leaves it unset (the paper's choice)
     default_weighting = "samples"
+    #: hook extras the worker multiplies by the client's weight before summing (the
+    #: others are summed as they come)
+    weighted_extras: tuple[str, ...] = ()
 
-    def __init__(self, cfg: StrategyConfig, n_params: int, population: int):
-        self.cfg = cfg
+    def __init__(self, params: StrategyParams, n_params: int, population: int):
+        self.params = params
         self.n_params = n_params
         self.population = population
-        self.weighting = cfg.weighting or self.default_weighting
+        self.weighting = params.weighting or self.default_weighting
 
     def client_weight(self, n_samples: int) -> float:
         """Aggregation weight of a client that trained on `n_samples` samples."""

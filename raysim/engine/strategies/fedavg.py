@@ -7,7 +7,11 @@ Equivalently Δ_t = Σ_i w_i (x_i − x) / Σ_i w_i, which the server optimizer 
 
 from __future__ import annotations
 
-from raysim.engine.strategies.base import Strategy
+from raysim.engine.strategies.base import Strategy, StrategyParams
+
+
+class Params(StrategyParams):
+    """FedAvg has no parameters beyond the weighting."""
 
 
 class FedAvg(Strategy):

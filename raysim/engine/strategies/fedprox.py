@@ -8,16 +8,21 @@ Aggregation is FedAvg's.
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
-from raysim.engine.strategies.base import ClientHook, Strategy
+from raysim.engine.strategies.base import ClientHook, Strategy, StrategyParams
+
+
+class Params(StrategyParams):
+    mu: float = Field(0.01, ge=0, description="proximal weight μ")
 
 
 class FedProx(Strategy):
     """FedAvg with a proximal term pulling local models towards the global one."""
 
     def client_hook(self, global_vec: np.ndarray, payload, client_state) -> ClientHook:
-        if self.cfg.mu == 0:
+        if self.params.mu == 0:
             return ClientHook()
         from raysim.engine.strategies.hooks import ProximalHook
 
-        return ProximalHook(global_vec, self.cfg.mu, self.n_params)
+        return ProximalHook(global_vec, self.params.mu, self.n_params)

@@ -30,12 +30,24 @@ experiments/configs/semi_fedser_urdu.yaml uses option I, ``"gradient"``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from raysim.engine.exact_sum import ExactSum
-from raysim.engine.strategies.base import ClientHook, Strategy
+from raysim.engine.strategies.base import ClientHook, Strategy, StrategyParams
+
+
+class Params(StrategyParams):
+    option: Literal["I", "II"] = Field("II", description="control-variate update")
+    server_lr: float = Field(1.0, gt=0, description="global step size η_g")
+    correction: Literal["gradient", "after_step"] = Field(
+        "gradient", description="add c − c_i to the gradient, or apply it after each step"
+    )
+    scale_control_by_fraction: bool = Field(
+        True, description="c += |S|/N mean(Δc) (paper); False: c += mean(Δc)"
+    )
 
 
 class Scaffold(Strategy):
@@ -43,8 +55,8 @@ class Scaffold(Strategy):
 
     default_weighting = "uniform"
 
-    def __init__(self, cfg, n_params: int, population: int):
-        super().__init__(cfg, n_params, population)
+    def __init__(self, params: Params, n_params: int, population: int):
+        super().__init__(params, n_params, population)
         self.c = np.zeros(n_params, np.float32)
 
     def broadcast(self) -> dict[str, np.ndarray]:
@@ -54,15 +66,17 @@ class Scaffold(Strategy):
         from raysim.engine.strategies.hooks import ScaffoldHook
 
         c_i = client_state.get("c_i") if client_state else None
-        return ScaffoldHook(payload["c"], c_i, self.cfg.option, self.cfg.correction, self.n_params)
+        return ScaffoldHook(
+            payload["c"], c_i, self.params.option, self.params.correction, self.n_params
+        )
 
     def pseudo_gradient(
         self, sums: dict[str, ExactSum], weight_total: float, n_reporting: int
     ) -> np.ndarray:
         mean_dc = sums["dc"].value() / n_reporting
-        scale = n_reporting / self.population if self.cfg.scale_control_by_fraction else 1.0
+        scale = n_reporting / self.population if self.params.scale_control_by_fraction else 1.0
         self.c = (self.c.astype(np.float64) + scale * mean_dc).astype(np.float32)
-        return self.cfg.server_lr * super().pseudo_gradient(sums, weight_total, n_reporting)
+        return self.params.server_lr * super().pseudo_gradient(sums, weight_total, n_reporting)
 
     def state_dict(self) -> dict[str, Any]:
         return {"c": self.c.copy()}
