@@ -18,10 +18,11 @@ import ray
 from raysim.config import ConfigError, SimulationConfig, parse_config
 from raysim.data.clients import sample_counts
 from raysim.data.sources import SourceData, build_source
-from raysim.engine.actors import AggregatorActor
+from raysim.engine.aggregator import Aggregator
 from raysim.engine.checkpoint import latest_checkpoint
-from raysim.engine.pool import WorkerPool
+from raysim.engine.pool import spawn_worker
 from raysim.engine.sampling import ClientSampler
+from raysim.engine.worker_spec import WorkerSpec
 from raysim.ray_runtime import init_ray, shutdown_ray
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,7 @@ class Simulation:
         self._sampler = sampler
         self._address = address
         self._owns_ray = False
-        self._aggregator = None
-        self._pool: WorkerPool | None = None
+        self._aggregator: Any = None  # the ray.remote(Aggregator) actor
 
     # -- lifecycle ----------------------------------------------------------------
     def start(self) -> Simulation:
@@ -84,23 +84,30 @@ class Simulation:
             return self
         cfg = self.config
         self._owns_ray = init_ray(self._address)
-        data = self._data or build_source(cfg.data.source, cfg.data.params(), cfg.seed)
+        data = self._data or build_source(cfg.data, cfg.seed)
         population = len(data.clients)
-        n_workers = self._n_workers(population)
         pg_options = _current_placement_group_options()
-        clients_ref = ray.put(data.clients)
-        worker_args = (
-            cfg.task.name, cfg.task.params(), data.info, cfg.local.model_dump(),
-            cfg.strategy.model_dump(), clients_ref, cfg.seed, cfg.engine.torch_threads,
-        )  # fmt: skip
+        spec = WorkerSpec(
+            task=cfg.task,
+            info=data.info,
+            local=cfg.local,
+            strategy=cfg.strategy,
+            clients=ray.put(data.clients),
+            seed=cfg.seed,
+            torch_threads=cfg.engine.torch_threads,
+        )
         resources = {"num_cpus": cfg.engine.worker_cpus, "num_gpus": cfg.engine.worker_gpus}
-        self._pool = WorkerPool(worker_args, {}, {**resources, **pg_options}, n_workers).start()
-        aggregator = ray.remote(AggregatorActor).options(num_cpus=0, **pg_options)
+        options = {**resources, **pg_options}
+        # spawned here so that their start-up overlaps the aggregator's; it owns them
+        workers = [spawn_worker(spec, options) for _ in range(self._n_workers(population))]
+        aggregator = ray.remote(Aggregator).options(num_cpus=0, **pg_options)
         self._aggregator = aggregator.remote(
-            cfg.model_dump(),
+            cfg,
             sample_counts(data.clients),
             [ray.put(data.eval_data)],  # in a list: the aggregator forwards the ref unread
-            self._pool,
+            spec,
+            options,
+            workers,
             self._sampler,
         )
         return self
@@ -108,8 +115,7 @@ class Simulation:
     def wait_ready(self) -> Simulation:
         """Block until the aggregator and every worker have finished starting."""
         self.start()
-        ray.get(self._call("ready"))
-        self._pool.wait_ready()
+        ray.get(self._aggregator.wait_ready.remote())
         return self
 
     def _n_workers(self, population: int) -> int:
@@ -128,7 +134,7 @@ class Simulation:
     def shutdown(self) -> None:
         """Stop the actors (and Ray, if this simulation started it)."""
         if self._aggregator is not None:
-            ray.get(self._call("shutdown"))
+            ray.get(self._aggregator.shutdown.remote())
             ray.kill(self._aggregator)
             self._aggregator = None
         if self._owns_ray:
@@ -142,9 +148,6 @@ class Simulation:
         self.shutdown()
 
     # -- running ------------------------------------------------------------------
-    def _call(self, method: str, *args: Any):
-        return self._aggregator.call.remote(method, *args)
-
     def run_round(self) -> dict[str, Any]:
         """Run one round; returns its record."""
         return ray.get(self.submit_round())
@@ -152,7 +155,7 @@ class Simulation:
     def submit_round(self) -> ray.ObjectRef:
         """Start the next round without waiting; returns a reference to its record."""
         self.start()
-        return self._call("run_round")
+        return self._aggregator.run_round.remote()
 
     def resume(self, path: str | Path | None = None) -> int:
         """Restore from `path` or the newest checkpoint in config.checkpoint.dir.
@@ -160,31 +163,30 @@ class Simulation:
         self.start()
         if path is None and self.config.checkpoint.dir:
             path = latest_checkpoint(self.config.checkpoint.dir)
-        return ray.get(self._call("restore", str(path))) if path else 0
+        return ray.get(self._aggregator.restore.remote(str(path))) if path else 0
 
     def save(self, path: str | Path) -> str:
         """Write a checkpoint of the whole simulation state now."""
-        return ray.get(self._call("save", str(path)))
+        return ray.get(self._aggregator.save.remote(str(path)))
 
     def stats(self) -> dict[str, int]:
         """Engine counters (rounds done, worker restarts, clients holding state)."""
-        return ray.get(self._call("stats"))
+        return ray.get(self._aggregator.stats.remote())
 
     def evaluate(self) -> dict[str, float]:
         """The current global model's metrics on the server's held-out data."""
-        return ray.get(self._call("evaluate"))
+        return ray.get(self._aggregator.evaluate.remote())
 
     def evaluate_on_clients(self, client_ids: list[int] | None = None) -> dict[str, float]:
         """The global model's metrics on clients' training data (default: all clients)."""
-        return ray.get(self._call("evaluate_on_clients", client_ids))
+        return ray.get(self._aggregator.evaluate_on_clients.remote(client_ids))
 
-    @property
-    def pool(self) -> WorkerPool | None:
-        """The worker pool as started (handles may be replaced later by the aggregator)."""
-        return self._pool
+    def worker_handles(self) -> list[Any]:
+        """The live worker actors, as the aggregator's pool holds them now."""
+        return ray.get(self._aggregator.worker_handles.remote())
 
     def weights(self) -> np.ndarray:
-        return ray.get(self._call("weights"))
+        return ray.get(self._aggregator.weights.remote())
 
     def run(
         self, *, progress: bool = True, resume: bool = False, shutdown: bool = True
@@ -193,10 +195,10 @@ class Simulation:
         try:
             self.start()
             done = self.resume() if resume else 0
-            history = ray.get(self._call("get_history"))[:done]
+            history = ray.get(self._aggregator.get_history.remote())[:done]
             with _progress(progress, self.config.rounds, done) as advance:
                 for _ in range(done, self.config.rounds):
-                    record = ray.get(self._call("run_round"))
+                    record = ray.get(self._aggregator.run_round.remote())
                     history.append(record)
                     advance(record)
             weights = self.weights()

@@ -11,13 +11,12 @@ import pytest
 import torch
 
 import raysim
-from raysim.config import LocalConfig, StrategyConfig, merge, parse_config
+from raysim.config import LocalConfig, merge, parse_config
 from raysim.data.clients import ArrayClients, GeneratedClients, sample_counts
 from raysim.data.sources import SourceData, build_source
 from raysim.engine.flat import get_flat
-from raysim.engine.local import client_seed, train_client
-from raysim.engine.strategies import build_strategy
-from raysim.tasks import build_task
+from raysim.engine.local import client_rng, train_client
+from raysim.registry import STRATEGIES, TASKS
 from raysim.tasks.base import ClientContext
 
 SMALL = {
@@ -50,15 +49,15 @@ def test_fedavg_is_the_weighted_mean_of_client_models(ray_session):
     cfg = parse_config(config(rounds=1, sampling={"fraction": 1.0}))
     result = run(cfg)
     # the same round, client by client, in this process
-    data = build_source(cfg.data.source, cfg.data.params(), cfg.seed)
-    task = build_task(cfg.task.name, cfg.task.params(), data.info)
+    data = build_source(cfg.data, cfg.seed)
+    task = TASKS.build(cfg.task, data.info)
     torch.manual_seed(cfg.seed)
     model = task.build_model()
     x0 = get_flat(model)
-    strategy = build_strategy(StrategyConfig(), len(x0), len(data.clients))
+    strategy = STRATEGIES.build(STRATEGIES.parse(), len(x0), len(data.clients))
     total, weights = np.zeros_like(x0, np.float64), 0.0
     for cid in range(len(data.clients)):
-        ctx = ClientContext(cid, 0, cfg.seed, client_seed(cfg.seed, 0, cid))
+        ctx = ClientContext(cid, 0, cfg.seed, client_rng(cfg.seed, 0, cid))
         res = train_client(
             task, model, strategy, cfg.local, cfg.local.optimizer.lr, x0, {},
             data.clients.get(cid), None, ctx,
@@ -110,11 +109,12 @@ def test_worker_killed_mid_round_loses_no_client_and_changes_no_weight(ray_sessi
     reference = run(cfg)
     sim = raysim.Simulation(cfg).wait_ready()
     try:
+        victim = sim.worker_handles()[0]  # asked before: the aggregator is busy in the round
         pending = sim.submit_round()
         time.sleep(0.3)
         ready, _ = ray_session.wait([pending], timeout=0)
         assert not ready, "round ended before the kill: give it more local work"
-        ray_session.kill(sim.pool.handles[0], no_restart=True)
+        ray_session.kill(victim, no_restart=True)
         record = ray_session.get(pending)
         weights = sim.weights()
         restarts = sim.stats()["worker_restarts"]
@@ -211,16 +211,16 @@ def test_driver_and_aggregator_code_never_import_torch():
     code = """
 import sys
 import numpy as np
-import raysim, raysim.engine.aggregator, raysim.engine.actors
+import raysim, raysim.engine.aggregator, raysim.engine.pool
 from raysim.config import parse_config
 from raysim.engine.lr_schedule import RoundLR
-from raysim.engine.server_optimizers import build_server_optimizer
-from raysim.engine.strategies import build_strategy
+from raysim.registry import SERVER_OPTIMIZERS, STRATEGIES
 from raysim.tasks.summaries import summarize_round
-cfg = parse_config({"strategy": {"name": "scaffold"}, "server_optimizer": {"name": "adam"}})
-build_strategy(cfg.strategy, 4, 10).state_dict()
-build_server_optimizer(cfg.server_optimizer, 4).step(np.zeros(4, np.float32), np.ones(4))
-RoundLR(cfg.local, 5).end_round({})
+for name in STRATEGIES.names():
+    cfg = parse_config({"strategy": {"name": name}, "server_optimizer": {"name": "adam"}})
+    STRATEGIES.build(cfg.strategy, 4, 10).state_dict()
+SERVER_OPTIMIZERS.build(cfg.server_optimizer, 4).step(np.zeros(4, np.float32), np.ones(4))
+RoundLR(cfg.local.lr_schedule, cfg.local.optimizer.lr, 5).end_round({})
 summarize_round("semi_ser", {"pseudo_labels": 2.0, "pseudo_correct": 1.0})
 assert "torch" not in sys.modules, sorted(m for m in sys.modules if m.startswith("torch"))[:5]
 """
@@ -231,14 +231,15 @@ def test_client_with_nothing_to_train_on_is_idle_not_aggregated():
     # SCAFFOLD would otherwise derive c_i⁺ = c_i − c from a zero update and the
     # client's zero delta would dilute the others' at full (uniform) weight
     from raysim.engine.worker import ClientWorker
+    from raysim.engine.worker_spec import WorkerSpec
 
     x = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
     clients = ArrayClients({"x": x, "y": np.arange(6) % 2}, np.array([0, 0, 6]))  # client 0: empty
     cfg = parse_config({"task": {"name": "feature_classification", "hidden": [4]},
                         "strategy": {"name": "scaffold"}, "local": {"batch_size": 3}})  # fmt: skip
-    worker = ClientWorker("feature_classification", cfg.task.params(),
-                          {"input_dim": 3, "num_classes": 2}, cfg.local.model_dump(),
-                          cfg.strategy.model_dump(), clients, seed=0)  # fmt: skip
+    spec = WorkerSpec(cfg.task, {"input_dim": 3, "num_classes": 2}, cfg.local, cfg.strategy,
+                      clients=None, seed=0)  # fmt: skip
+    worker = ClientWorker(spec, clients)
     start, _ = worker.initial_state()
     payload = worker.strategy.broadcast()
     both = worker.train(0, 0.1, start, payload, [0, 1], {})

@@ -9,70 +9,65 @@ never with the population.
 The server state is a flat numpy vector and the rules are numpy, so this
 process never imports torch (about 1.5 s of CPU per process on a small machine,
 paid while the workers start). The initial model and the evaluations come from
-worker 0, which has the model anyway.
+worker 0, which has the model anyway. The aggregator owns the worker pool:
+replacements of dead workers happen here and nowhere else.
+
+The driver runs it as ``ray.remote(Aggregator)`` and calls its methods directly.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import ray
-from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+from ray.actor import ActorHandle
 
-from raysim.config import SimulationConfig, parse_config
+from raysim.config import SimulationConfig
 from raysim.engine.checkpoint import load_checkpoint, load_initial_weights, save_checkpoint
 from raysim.engine.client_state import ClientStateStore
 from raysim.engine.exact_sum import merge_sums
 from raysim.engine.lr_schedule import RoundLR
-from raysim.engine.partial import STATS
+from raysim.engine.partial import STATS, Partial
 from raysim.engine.pool import WorkerPool, balance
 from raysim.engine.sampling import ClientSampler, UniformSampler
-from raysim.engine.server_optimizers import build_server_optimizer
-from raysim.engine.strategies import build_strategy
+from raysim.engine.worker_spec import WorkerSpec
+from raysim.registry import SERVER_OPTIMIZERS, STRATEGIES
 from raysim.tasks.summaries import summarize_round
-
-log = logging.getLogger(__name__)
-
-_DEAD_WORKER = (RayActorError, ActorDiedError, ActorUnavailableError)
 
 
 class Aggregator:
-    """Server side of a simulation (runs inside a Ray actor, or in-process)."""
+    """Server side of a simulation (a Ray actor: ``ray.remote(Aggregator)``)."""
 
     def __init__(
         self,
-        config: dict[str, Any],
+        config: SimulationConfig,
         sample_counts: np.ndarray,
         eval_data: list[ray.ObjectRef],
-        pool: WorkerPool,
+        worker_spec: WorkerSpec,
+        worker_options: dict[str, Any],
+        workers: list[ActorHandle],
         sampler: ClientSampler | None = None,
     ):
         """`sample_counts[c]` is client c's sample count (the population is never
         loaded here); `eval_data` is a one-element list holding the held-out data's
-        object ref (wrapped so that Ray hands over the reference, not the arrays)."""
-        self.cfg: SimulationConfig = parse_config(config)
-        cfg = self.cfg
+        object ref (wrapped so that Ray hands over the reference, not the arrays);
+        `workers` are the first worker actors, started from `worker_spec` with
+        `worker_options`, which the aggregator's pool takes over."""
+        self.cfg = cfg = config
         self.sample_counts = sample_counts
         population = len(sample_counts)
         self.eval_ref = eval_data[0]
-        self.pool = pool
-        self.worker_restarts = 0
-        # workers still starting (index → ref resolved once it takes work); rounds go to
-        # started workers only, so a slow starter does not hold the first rounds back.
-        # Worker 0, the evaluator, also imports what evaluation needs before it starts.
-        self._starting = {i: h.ready.remote() for i, h in enumerate(pool.handles)}
-        self._starting[0] = pool.handles[0].preload_evaluation.remote()
-        first = self._started_workers()[0]
-        self.global_vec, n_params = self._on_worker(first, "initial_state")
+        self.pool = WorkerPool(worker_spec, worker_options, workers)
+        first = self.pool.started()[0]
+        self.global_vec, n_params = self.pool.call(first, lambda w: w.initial_state.remote())
         if cfg.init_checkpoint:
             self.global_vec = load_initial_weights(cfg.init_checkpoint, len(self.global_vec))
-        self.strategy = build_strategy(cfg.strategy, n_params, population)
-        self.server_opt = build_server_optimizer(cfg.server_optimizer, len(self.global_vec))
-        self.round_lr = RoundLR(cfg.local, cfg.rounds)
+        self.strategy = STRATEGIES.build(cfg.strategy, n_params, population)
+        self.server_opt = SERVER_OPTIMIZERS.build(cfg.server_optimizer, len(self.global_vec))
+        self.round_lr = RoundLR(cfg.local.lr_schedule, cfg.local.optimizer.lr, cfg.rounds)
         self.sampler = sampler or UniformSampler(cfg.sampling, population, cfg.seed)
         self.client_states = ClientStateStore()
         self.round = 0
@@ -133,94 +128,57 @@ class Aggregator:
             "bytes_up": n_clients * (model_bytes + extra),
         }
 
-    def _dispatch(self, r: int, lr: float, clients: list[int]):
+    def _dispatch(self, r: int, lr: float, clients: list[int]) -> list[Partial]:
         """Send each started worker its share (a client's own actor in actor-per-client
-        mode); re-run a dead worker's share on a fresh actor. Which worker trains which
-        client never changes the result: partial sums are exact."""
+        mode); a dead worker's share re-runs on its replacement. Which worker trains
+        which client never changes the result: partial sums are exact."""
         work = [int(self.sample_counts[c]) for c in clients]
         if self.cfg.engine.mode == "actor_per_client":
             shares = {c: [c] for c in clients}
         else:
             if self.cfg.engine.balance == "count":
                 work = [1] * len(work)
-            workers = self._started_workers()
+            workers = self.pool.started()
             parts = balance(clients, work, len(workers))
             shares = {w: part for w, part in zip(workers, parts, strict=True) if part}
         global_ref = ray.put(self.global_vec)
         payload_ref = ray.put(self.strategy.broadcast())
 
-        def submit(i: int):
-            states = self.client_states.get_many(shares[i])
-            return self.pool.handles[i].train.remote(
-                r, lr, global_ref, payload_ref, shares[i], states
-            )
+        def job(ids: list[int]):
+            states = self.client_states.get_many(ids)
+            return lambda w: w.train.remote(r, lr, global_ref, payload_ref, ids, states)
 
-        pending = {submit(i): i for i in shares}
-        results: dict[int, Any] = {}
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            i = pending.pop(ready[0])
-            try:
-                results[i] = ray.get(ready[0])
-            except _DEAD_WORKER as err:
-                log.warning("round %d: worker %d died (%s); re-running its clients", r + 1, i, err)
-                self._replace_worker(i)
-                pending[submit(i)] = i
+        results = self.pool.run({i: job(ids) for i, ids in shares.items()})
         return [results[i] for i in sorted(results)]
 
-    def _started_workers(self) -> list[int]:
-        """Indices of the workers that have finished starting; waits for one if none has."""
-        while True:
-            if self._starting:
-                refs = list(self._starting.values())
-                done = set(ray.wait(refs, num_returns=len(refs), timeout=0)[0])
-                for i, ref in list(self._starting.items()):
-                    if ref in done:
-                        del self._starting[i]
-                        try:
-                            ray.get(ref)
-                        except _DEAD_WORKER as err:
-                            log.warning("worker %d died while starting (%s); replacing it", i, err)
-                            self._replace_worker(i)
-            started = [i for i in range(self.pool.size) if i not in self._starting]
-            if started:
-                return started
-            ray.wait(list(self._starting.values()), num_returns=1)
+    def wait_ready(self) -> None:
+        """Returns once the aggregator and every worker are constructed (the driver
+        waits on it before timing rounds)."""
+        self.pool.wait_ready()
 
-    def _replace_worker(self, i: int) -> None:
-        self.worker_restarts += 1
-        self._starting[i] = self.pool.replace(i).ready.remote()
-
-    def _on_worker(self, i: int, method: str, *args: Any) -> Any:
-        """Call worker `i` and wait; a dead worker is replaced and the call repeated."""
-        while True:
-            try:
-                return ray.get(getattr(self.pool.handles[i], method).remote(*args))
-            except _DEAD_WORKER as err:
-                log.warning("worker %d died during %s (%s); replacing it", i, method, err)
-                self._replace_worker(i)
-
-    def ready(self) -> bool:
-        """Returns once constructed (the driver waits on it before timing rounds)."""
-        return True
+    def worker_handles(self) -> list[ActorHandle]:
+        """The live worker actors (fault-injection tests kill one)."""
+        return list(self.pool.handles)
 
     # -- evaluation and state ---------------------------------------------------
     def evaluate(self) -> dict[str, float]:
         """Metrics of the current global model on the server's held-out data."""
-        return self._on_worker(0, "evaluate", self.global_vec, self.eval_ref)
+        vec, data = self.global_vec, self.eval_ref
+        return self.pool.call(0, lambda w: w.evaluate.remote(vec, data))
 
     def evaluate_on_clients(self, client_ids: list[int] | None = None) -> dict[str, float]:
         """Metrics of the global model on clients' training data (all clients by
         default): the federated training objective. A diagnostic that reads every
         listed client, so its cost grows with the population."""
         ids = list(range(len(self.sample_counts))) if client_ids is None else list(client_ids)
-        return self._on_worker(0, "evaluate_clients", self.global_vec, ids)
+        vec = self.global_vec
+        return self.pool.call(0, lambda w: w.evaluate_clients.remote(vec, ids))
 
     def stats(self) -> dict[str, int]:
         """Engine counters: rounds done, worker restarts, clients holding state."""
         return {
             "round": self.round,
-            "worker_restarts": self.worker_restarts,
+            "worker_restarts": self.pool.restarts,
             "clients_with_state": len(self.client_states),
         }
 

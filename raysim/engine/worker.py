@@ -5,26 +5,24 @@ evaluates the global model for the server, so the aggregator never needs torch."
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
 import torch
 
-from raysim.config import LocalConfig, StrategyConfig
 from raysim.data.clients import ClientData
 from raysim.engine.exact_sum import ExactSum
 from raysim.engine.flat import get_flat, num_params, set_flat, state_size
-from raysim.engine.local import client_seed, train_client
+from raysim.engine.local import ClientResult, client_rng, train_client
 from raysim.engine.partial import Partial
-from raysim.engine.strategies import build_strategy
-from raysim.tasks import build_task
+from raysim.engine.worker_spec import WorkerSpec
+from raysim.registry import STRATEGIES, TASKS
 from raysim.tasks.base import ClientContext
 
 log = logging.getLogger(__name__)
 
 
-def _finite(result) -> str | None:
-    """Why a client's update must be rejected, or None."""
+def rejection_reason(result: ClientResult) -> str | None:
+    """Why a client's update must be rejected (a non-finite value), or None."""
     if not np.isfinite(result.delta).all():
         return "non-finite model update"
     for name, vec in result.extra.items():
@@ -38,27 +36,16 @@ def _finite(result) -> str | None:
 class ClientWorker:
     """Holds a model, the task and the population's data source; trains clients."""
 
-    def __init__(
-        self,
-        task_name: str,
-        task_params: dict[str, Any],
-        info: dict[str, Any],
-        local_cfg: dict[str, Any],
-        strategy_cfg: dict[str, Any],
-        clients: ClientData,
-        seed: int,
-        torch_threads: int = 1,
-    ):
-        torch.set_num_threads(torch_threads)
+    def __init__(self, spec: WorkerSpec, clients: ClientData):
+        """`clients` is `spec.clients`, read from the object store by the actor."""
+        torch.set_num_threads(spec.torch_threads)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self.task = build_task(task_name, task_params, info)
+        self.task = TASKS.build(spec.task, spec.info)
         self.model = self.task.build_model().to(self.device)
-        self.local = LocalConfig.model_validate(local_cfg)
-        self.strategy = build_strategy(
-            StrategyConfig.model_validate(strategy_cfg), num_params(self.model), len(clients)
-        )
+        self.local = spec.local
+        self.strategy = STRATEGIES.build(spec.strategy, num_params(self.model), len(clients))
         self.clients = clients
-        self.seed = seed
+        self.seed = spec.seed
         self._warm_up()
 
     def initial_state(self) -> tuple[np.ndarray, int]:
@@ -111,7 +98,7 @@ class ClientWorker:
         partial = Partial(sums={})
         for cid in client_ids:
             ctx = ClientContext(
-                cid, round_idx, self.seed, client_seed(self.seed, round_idx, cid), self.device
+                cid, round_idx, self.seed, client_rng(self.seed, round_idx, cid), self.device
             )
             result = train_client(
                 self.task, self.model, self.strategy, self.local, lr, global_vec, payload,
@@ -126,15 +113,16 @@ class ClientWorker:
                 if result.state is not None:
                     partial.states[cid] = result.state
                 continue
-            reason = _finite(result)
+            reason = rejection_reason(result)
             contrib: dict[str, np.ndarray] = {}
             if reason is None:
                 w = self.strategy.client_weight(result.n_samples)
+                weighted = self.strategy.weighted_extras
                 contrib = {
                     "delta": w * result.delta.astype(np.float64),  # exact: integer × float32
                     # the scalars share one sum, laid out as STATS
                     "stats": np.array([w, 1.0, result.loss_sum, float(result.n_samples)]),
-                    **result.extra,
+                    **{k: w * v if k in weighted else v for k, v in result.extra.items()},
                     **counters,
                 }
                 try:
