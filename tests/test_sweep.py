@@ -110,6 +110,30 @@ def test_space_sections_and_combinations_are_validated_and_applied():
         parse_sweep(semi)
 
 
+def test_prepared_data_keeps_every_setting_of_the_source(tmp_path):
+    # the procedural corpus is built once and trials read its store: what the base
+    # config said about standardisation, held-out split and partition must survive
+    from raysim.sweep.runner import prepare_data
+
+    data = {
+        "source": "procedural_ser", "n_speakers": 2, "utterances_per_speaker_per_emotion": 1,
+        "cache_dir": str(tmp_path), "standardize": "global",
+        "held_out": {"by": "groups", "fraction": 0.5}, "partition": {"name": "iid", "n_clients": 2},
+    }  # fmt: skip
+    prepared = parse_config(prepare_data({"data": data})).data
+    assert prepared.source == "feature_store" and Path(prepared.path).is_dir()
+    assert prepared.standardize == "global"
+    assert prepared.held_out.fraction == 0.5
+    assert prepared.partition.name == "iid" and prepared.partition.n_clients == 2
+
+
+def test_what_a_source_prepares_once_cannot_be_swept():
+    config = {"data": {"source": "procedural_ser", "n_speakers": 4}}
+    space = {"data.n_speakers": {"grid": [4, 6]}}
+    with pytest.raises(ConfigError, match="data.n_speakers is prepared once"):
+        parse_sweep(sweep_spec(config=config, space=space))
+
+
 def test_cli_rejects_a_bad_space_before_starting_ray(tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text(yaml.safe_dump(sweep_spec(space={"sampling.fractoin": {"grid": [0.5]}})))

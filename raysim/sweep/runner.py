@@ -51,26 +51,14 @@ def connect(address: str | None = None) -> None:
 def prepare_data(config: dict[str, Any]) -> dict[str, Any]:
     """Make the base config's data ready for trials on any node.
 
-    The procedural corpus is generated and extracted once, here, and trials read
-    the resulting store as ``data.source: feature_store``; relative paths are made
-    absolute (trials run in their own directories). On a multi-node cluster the
-    cache (``data.cache_dir`` or $RAYSIM_CACHE) and data paths must be shared storage.
+    The data source's own :meth:`~raysim.data.sources.SourceParams.prepare` builds
+    what the trials share once, here (e.g. the procedural corpus' feature store,
+    which trials then read as a ``feature_store``), and makes paths absolute (trials
+    run in their own directories). On a multi-node cluster, caches and data paths
+    must be shared storage.
     """
-    from raysim.data.feature_sources import ProceduralSERParams, procedural_store
-
     out = copy.deepcopy(config)
-    data = out.setdefault("data", {})
-    if data.get("source") == "procedural_ser":
-        params = ProceduralSERParams.model_validate({k: data[k] for k in data if k != "source"})
-        store = procedural_store(params, progress=True)
-        out["data"] = {
-            "source": "feature_store",
-            "path": str(Path(store).resolve()),
-            "held_out": params.held_out.model_dump(),
-            "partition": params.partition.model_dump(),
-        }
-    elif isinstance(data.get("path"), str):
-        data["path"] = str(Path(data["path"]).expanduser().resolve())
+    out["data"] = parse_config(config).data.prepare().model_dump(mode="json")
     if out.get("init_checkpoint"):
         out["init_checkpoint"] = str(Path(out["init_checkpoint"]).expanduser().resolve())
     return out

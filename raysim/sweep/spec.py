@@ -28,8 +28,6 @@ RESERVED_KEYS = {
     "checkpoint.dir": "trial.checkpoint_every (Tune keeps the checkpoints)",
     "checkpoint.every": "trial.checkpoint_every (Tune keeps the checkpoints)",
 }
-# Corpus parameters of the procedural source: its store is built once, before the trials.
-CORPUS_KEYS = ("n_speakers", "utterances_per_speaker_per_emotion", "sample_rate", "feature_set")
 SCHEDULERS = {
     "fifo": "FIFOScheduler",
     "asha": "AsyncHyperBandScheduler",
@@ -190,17 +188,17 @@ def _check_reserved(spec: SweepSpec, dims: list[Dimension]) -> None:
         for dim in dims:
             if any(_has_path(nested({dim.key: v}), key) for v in dim.candidates()):
                 raise ConfigError(f"space.{dim.key}: sets {key}, set by the sweep; use {instead}")
-    if parse_config(spec.config).engine.mode != "pool":
+    config = parse_config(spec.config)
+    if config.engine.mode != "pool":
         raise ConfigError("config.engine.mode: sweeps run the worker pool mode only")
-    data = spec.config.get("data", {})
-    if data.get("source") == "procedural_ser":
-        for dim in dims:
-            for corpus_key in CORPUS_KEYS:
-                if _has_path(nested({dim.key: dim.candidates()[0]}), f"data.{corpus_key}"):
-                    raise ConfigError(
-                        f"space.{dim.key}: the procedural corpus is built once before the "
-                        f"trials; data.{corpus_key} cannot be swept"
-                    )
+    # what the data source's prepare() builds once, before the trials, is the same for all
+    for dim in dims:
+        for key in config.data.prepared_keys:
+            if any(_has_path(nested({dim.key: v}), f"data.{key}") for v in dim.candidates()):
+                raise ConfigError(
+                    f"space.{dim.key}: data.{key} is prepared once before the trials "
+                    f"(data source {config.data.source!r}) and cannot be swept"
+                )
 
 
 def _check_report_keys(spec: SweepSpec, dims: list[Dimension]) -> None:
