@@ -80,7 +80,8 @@ def method_config(
     file, own = METHODS[name]
     config = merge(merge(yaml.safe_load((CONFIGS / file).read_text()), own),
                    small_settings(data_root, rounds, test_seconds))  # fmt: skip
-    config["task"]["model_kwargs"] = SMALL_MODELS[config["task"]["model"]]
+    model = config["task"]["model"]
+    config["task"]["model"] = {**model, **SMALL_MODELS[model["name"]]}
     return parse_config(config).model_dump()
 
 

@@ -125,12 +125,13 @@ class Registry:
         """The implementation registered as `name`."""
         return load_attr(self._entry(name)[0])
 
-    def parse(self, value: Params | dict[str, Any] | None = None) -> Params:
-        """The typed params of `value` (a dict naming its entry by ``key``, or params
-        already validated). Errors are pydantic errors located at the offending key."""
+    def parse(self, value: Params | dict[str, Any] | str | None = None) -> Params:
+        """The typed params of `value`: a dict naming its entry by ``key``, a bare name
+        (its defaults), or params already validated. Errors are pydantic errors located
+        at the offending key."""
         if isinstance(value, Params):
             return value
-        data = dict(value or {})
+        data = {self.key: value} if isinstance(value, str) else dict(value or {})
         name = data.get(self.key, self.default_name)
         if name not in self._entries:
             msg = f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}"
@@ -288,4 +289,17 @@ TASKS = Registry(
         },
     ),
     default="feature_classification",
+)
+
+SE_MODELS = Registry(
+    "SE model",
+    _table(
+        "raysim.se.models",
+        {
+            "sudormrf": (".sudormrf:SuDORMRF", ".params:SuDORMRFParams"),
+            "convtasnet": (".convtasnet:ConvTasNet", ".params:ConvTasNetParams"),
+            "pulse_cnn": (".pulse_cnn:PulseCNN", ".params:PulseCNNParams"),
+        },
+    ),
+    default="sudormrf",
 )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from pydantic import ValidationError
 
-from raysim.se.models import SE_MODELS, ConvTasNet, PulseCNN, SuDORMRF, build_se_model
+from raysim.registry import SE_MODELS
+from raysim.se.models import ConvTasNet, PulseCNN, SuDORMRF, build_se_model
 
 
 def _flat(model: torch.nn.Module) -> torch.Tensor:
@@ -96,9 +98,12 @@ def test_pulse_enhance_mask_convention_round_trip():
 
 
 def test_registry():
-    assert set(SE_MODELS) == {"sudormrf", "convtasnet", "pulse_cnn"}
-    model = build_se_model("convtasnet", n_src=2, n_filters=8, hidden=16, n_blocks=1)
+    assert set(SE_MODELS.names()) == {"sudormrf", "convtasnet", "pulse_cnn"}
+    params = {"name": "convtasnet", "n_src": 2, "n_filters": 8, "hidden": 16, "n_blocks": 1}
+    model = build_se_model(params)
     assert isinstance(model, ConvTasNet) and model.n_src == 2
-    assert isinstance(build_se_model("pulse_cnn", channels=2), PulseCNN)
-    with pytest.raises(ValueError, match="unknown SE model"):
+    assert isinstance(build_se_model({"name": "pulse_cnn", "channels": 2}), PulseCNN)
+    with pytest.raises(ValidationError, match="unknown SE model 'tasnet'"):
         build_se_model("tasnet")
+    with pytest.raises(ValidationError, match="did you mean 'n_blocks'"):
+        build_se_model({"name": "convtasnet", "nblocks": 2})

@@ -38,7 +38,7 @@ T = 400
 
 def _task(model: str, kinds=("supervised", "unsupervised", "pu"), **params):
     kwargs = TINY_SUDO if model == "sudormrf" else TINY_PULSE
-    config = {"model": model, "model_kwargs": kwargs, "standardize": False, **params}
+    config = {"model": {"name": model, **kwargs}, "standardize": False, **params}
     return TASKS.build(
         TASKS.parse({"name": "speech_enhancement", **config}),
         {"sample_rate": 8000, "client_kinds": kinds},
@@ -235,7 +235,7 @@ def mixed_run(ray_session, source, source_params):
     config = {
         "seed": 0,
         "rounds": 2,
-        "task": {"name": "speech_enhancement", "model": "sudormrf", "model_kwargs": TINY_SUDO},
+        "task": {"name": "speech_enhancement", "model": {"name": "sudormrf", **TINY_SUDO}},
         "data": {"source": "se_mixtures", **source_params},
         "sampling": {"fraction": 1.0},
         "local": {"optimizer": {"name": "adam", "lr": 1e-3}, "batch_size": 4},

@@ -78,14 +78,15 @@ class SpeechEnhancement(Task):
     # -- model and its two views --------------------------------------------------
     def build_model(self) -> nn.Module:
         p = self.params
-        model = build_se_model(p.model, **p.model_kwargs)
+        model = build_se_model(p.model)
         for kind in sorted(self.kinds_present):
             objective = getattr(p.objectives, kind)
             slots = getattr(model, "n_src", None)
             if objective in _THREE_SLOTS and slots != 3:
                 raise ValueError(
                     f"task.objectives.{kind}={objective!r} needs a separator with 3 output "
-                    f"slots (speech, noise, noise); task.model={p.model!r} has {slots or 'none'}"
+                    f"slots (speech, noise, noise); task.model {p.model.name!r} has "
+                    f"{slots or 'none'}"
                 )
             if objective == "mixit_general" and slots is None:
                 raise ValueError(f"task.objectives.{kind}='mixit_general' needs a separator")

@@ -5,17 +5,17 @@ unsupervised federated learning for speech enhancement from non-IID data",
 WASPAA 2021): GC Sudo rm -rf with 3 slots (0 = speech), standardised inputs,
 supervised loss −SI-SDR(ŝ₀, s) + PIT −SI-SDR of the noise slots, MixIT loss in
 FedEnhance's two-assignment form. PULSE (Ito & Sugiyama, ICASSP 2023) is
-`model: pulse_cnn` with the `nnpu` (PU) or `pn` (supervised) objective; W2 is
-`model: convtasnet` with `unsupervised: mixit_general` and SI-SNR.
+`model: {name: pulse_cnn}` with the `nnpu` (PU) or `pn` (supervised) objective; W2 is
+`model: {name: convtasnet}` with `unsupervised: mixit_general` and SI-SNR.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from raysim.registry import Named, Params
+from raysim.registry import SE_MODELS, Named, Params
 
 METRIC_NAMES = Literal["si_sdr", "si_sdri", "si_snr", "si_snri", "sdr", "pesq", "stoi"]
 
@@ -78,10 +78,7 @@ class EvalParams(Params):
 class SEParams(Named):
     """The `speech_enhancement` task."""
 
-    model: Literal["sudormrf", "convtasnet", "pulse_cnn"] = "sudormrf"
-    model_kwargs: dict[str, Any] = Field(
-        default_factory=dict, description="constructor kwargs (raysim.se.build_se_model)"
-    )
+    model: SE_MODELS.type = SE_MODELS.field()
     objectives: ObjectivesParams = Field(default_factory=ObjectivesParams)
     mixit: MixITParams = Field(default_factory=MixITParams)
     nnpu: NNPUParams = Field(default_factory=NNPUParams)

@@ -1,32 +1,25 @@
-"""Speech-enhancement models (pure PyTorch) and a name → class registry."""
+"""Speech-enhancement models (pure PyTorch), registered in `raysim.registry.SE_MODELS`
+with their params in `raysim.se.models.params`."""
 
 from __future__ import annotations
 
 from torch import nn
 
+from raysim.registry import SE_MODELS, Named
 from raysim.se.models.consistency import mixture_consistency
 from raysim.se.models.convtasnet import ConvTasNet
 from raysim.se.models.pulse_cnn import PulseCNN
 from raysim.se.models.sudormrf import SuDORMRF
 
-SE_MODELS: dict[str, type[nn.Module]] = {
-    "sudormrf": SuDORMRF,
-    "convtasnet": ConvTasNet,
-    "pulse_cnn": PulseCNN,
-}
 
-
-def build_se_model(name: str, **kwargs) -> nn.Module:
-    """Instantiate the model registered as `name` with constructor `kwargs`."""
-    try:
-        cls = SE_MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown SE model {name!r}; choose from {sorted(SE_MODELS)}") from None
-    return cls(**kwargs)
+def build_se_model(params: Named | dict | str) -> nn.Module:
+    """The registered model `params` names (typed params, a dict or a bare name),
+    constructed with its params as keyword arguments."""
+    params = SE_MODELS.parse(params)
+    return SE_MODELS.impl(params.name)(**params.model_dump(exclude={"name"}))
 
 
 __all__ = [
-    "SE_MODELS",
     "ConvTasNet",
     "PulseCNN",
     "SuDORMRF",
