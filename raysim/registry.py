@@ -303,3 +303,11 @@ SE_MODELS = Registry(
     ),
     default="sudormrf",
 )
+
+SE_METRICS = Registry(
+    "SE metric",
+    {
+        name: (f"raysim.se.metrics:score_{name}", "raysim.registry:Named")
+        for name in ("si_sdr", "si_sdri", "si_snr", "si_snri", "sdr", "pesq", "stoi")
+    },
+)

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
 
+from raysim.registry import SE_METRICS
 from raysim.se.losses import si_snr
 
 
@@ -89,18 +90,34 @@ def stoi(est: torch.Tensor, ref: torch.Tensor, sample_rate: int) -> torch.Tensor
     return torch.where(stand_in, torch.nan, scores).float()
 
 
-_Metric = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], torch.Tensor]
+# The registered form (`raysim.registry.SE_METRICS`): fn(estimate, clean, noisy, rate) → (B,)
+def score_si_sdr(est: torch.Tensor, ref: torch.Tensor, noisy: torch.Tensor, sr: int):
+    return si_sdr(est, ref)
 
-METRICS: dict[str, _Metric] = {
-    "si_sdr": lambda est, ref, noisy, sr: si_sdr(est, ref),
-    "si_sdri": lambda est, ref, noisy, sr: si_sdri(est, ref, noisy),
-    "si_snr": lambda est, ref, noisy, sr: si_snr(est, ref),
-    "si_snri": lambda est, ref, noisy, sr: si_snr(est, ref) - si_snr(noisy, ref),
-    "sdr": lambda est, ref, noisy, sr: sdr(est, ref),
-    "pesq": lambda est, ref, noisy, sr: pesq(est, ref, sr),
-    "stoi": lambda est, ref, noisy, sr: stoi(est, ref, sr),
-}
-"""Metric name → fn(estimate, clean, noisy, sample_rate) → (B,)."""
+
+def score_si_sdri(est: torch.Tensor, ref: torch.Tensor, noisy: torch.Tensor, sr: int):
+    return si_sdri(est, ref, noisy)
+
+
+def score_si_snr(est: torch.Tensor, ref: torch.Tensor, noisy: torch.Tensor, sr: int):
+    return si_snr(est, ref)
+
+
+def score_si_snri(est: torch.Tensor, ref: torch.Tensor, noisy: torch.Tensor, sr: int):
+    return si_snr(est, ref) - si_snr(noisy, ref)
+
+
+def score_sdr(est: torch.Tensor, ref: torch.Tensor, noisy: torch.Tensor, sr: int):
+    return sdr(est, ref)
+
+
+def score_pesq(est: torch.Tensor, ref: torch.Tensor, noisy: torch.Tensor, sr: int):
+    return pesq(est, ref, sr)
+
+
+def score_stoi(est: torch.Tensor, ref: torch.Tensor, noisy: torch.Tensor, sr: int):
+    return stoi(est, ref, sr)
+
 
 _OPTIONAL = {"pesq": "pesq", "stoi": "pystoi"}
 UNDEFINABLE = frozenset({"sdr", "pesq", "stoi"})
@@ -140,14 +157,14 @@ def enhancement_scores(
 ) -> dict[str, torch.Tensor]:
     """Each metric per item, (B,) on the CPU, NaN where undefined. Arguments as
     :func:`evaluate_enhancement`."""
-    unknown = [m for m in metrics if m not in METRICS]
+    unknown = [m for m in metrics if m not in SE_METRICS.names()]
     if unknown:
-        raise ValueError(f"unknown metrics {unknown}; choose from {sorted(METRICS)}")
+        raise ValueError(f"unknown metrics {unknown}; choose from {SE_METRICS.names()}")
     for name in metrics:
         if name in _OPTIONAL:
             _require(_OPTIONAL[name], name.upper())
     est = select_slot(estimates, clean, slot)
-    return {m: METRICS[m](est, clean, noisy, sample_rate).float().cpu() for m in metrics}
+    return {m: SE_METRICS.impl(m)(est, clean, noisy, sample_rate).float().cpu() for m in metrics}
 
 
 def evaluate_enhancement(
@@ -166,7 +183,7 @@ def evaluate_enhancement(
         clean: clean speech (B, T).
         noisy: the unprocessed input (B, T), the baseline of the "…i" metrics.
         sample_rate: Hz (PESQ/STOI).
-        metrics: names from `METRICS`.
+        metrics: names registered in `raysim.registry.SE_METRICS`.
         slot: output slot or "oracle" (see `select_slot`).
     """
     scores = enhancement_scores(estimates, clean, noisy, sample_rate, metrics, slot)

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from raysim.registry import SE_MODELS, Named, Params
-
-METRIC_NAMES = Literal["si_sdr", "si_sdri", "si_snr", "si_snri", "sdr", "pesq", "stoi"]
+from raysim.registry import SE_METRICS, SE_MODELS, Named, Params
 
 
 class ObjectivesParams(Params):
@@ -67,12 +65,23 @@ class STFTParams(Params):
 class EvalParams(Params):
     """Server evaluation on held-out mixtures (SI-SDRi is the primary metric)."""
 
-    metrics: list[METRIC_NAMES] = Field(default_factory=lambda: ["si_sdri", "si_sdr", "sdr"])
+    metrics: list[str] = Field(
+        default_factory=lambda: ["si_sdri", "si_sdr", "sdr"],
+        description="names registered in raysim.registry.SE_METRICS",
+    )
     slot: int | Literal["oracle"] = Field(
         0, description="separator output read as speech (FedEnhance: 0); oracle: best SI-SNR"
     )
     soft_mask: bool = Field(False, description="mask models: σ(−z) instead of PULSE's 1[z < 0]")
     batch_size: int = Field(16, ge=1)
+
+    @field_validator("metrics")
+    @classmethod
+    def _registered(cls, names: list[str]) -> list[str]:
+        unknown = [n for n in names if n not in SE_METRICS.names()]
+        if unknown:
+            raise ValueError(f"unknown SE metrics {unknown}; known: {SE_METRICS.names()}")
+        return names
 
 
 class SEParams(Named):
