@@ -11,8 +11,9 @@ import argparse
 import json
 import sys
 
-from raysim.features import FEATURE_SETS, extract_features
+from raysim.features import extract_features
 from raysim.features.extract import DEFAULT_SHARD_SIZE
+from raysim.registry import FEATURE_EXTRACTORS
 
 
 def _param(text: str) -> tuple[str, object]:
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifest", required=True, help="Parquet manifest (utt_id, path, ...)")
     parser.add_argument("--out", required=True, help="output feature-store directory")
-    parser.add_argument("--feature-set", required=True, choices=FEATURE_SETS)
+    parser.add_argument("--feature-set", required=True, choices=FEATURE_EXTRACTORS.names())
     parser.add_argument("--ssl-checkpoint", help="local checkpoint (save_ssl_checkpoint) for ssl")
     parser.add_argument("--layer", type=int, help="ssl transformer layer (negative from the end)")
     parser.add_argument(

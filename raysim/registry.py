@@ -311,3 +311,27 @@ SE_METRICS = Registry(
         for name in ("si_sdr", "si_sdri", "si_snr", "si_snri", "sdr", "pesq", "stoi")
     },
 )
+
+FEATURE_EXTRACTORS = Registry(
+    "feature set",
+    _table(
+        "raysim.features",
+        {
+            "egemaps": (
+                ".opensmile_features:OpenSmileExtractor",
+                ".opensmile_features:EGeMAPSConfig",
+            ),
+            "compare": (
+                ".opensmile_features:OpenSmileExtractor",
+                ".opensmile_features:ComParEConfig",
+            ),
+            "emobase": (
+                ".opensmile_features:OpenSmileExtractor",
+                ".opensmile_features:EmobaseConfig",
+            ),
+            "logmel": (".logmel:LogMelExtractor", ".logmel:LogMelConfig"),
+            "ssl": (".ssl:SSLExtractor", ".ssl:SSLConfig"),
+            "openl3": (".openl3_features:OpenL3Extractor", ".openl3_features:OpenL3Config"),
+        },
+    ),
+)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import Self
 
 import numpy as np
 import torch
 import torchaudio.transforms as T
+from pydantic import model_validator
 
 from raysim.features.base import FeatureConfig
 
 
-@dataclass(frozen=True)
 class LogMelConfig(FeatureConfig):
     """Mel spectrogram settings; the pooled vector has `2 * n_mels` values (means, stds)."""
 
-    family: ClassVar[str] = "logmel"
     sample_rate: int = 16000
     n_mels: int = 64
     n_fft: int = 512
@@ -25,17 +23,15 @@ class LogMelConfig(FeatureConfig):
     f_max: float | None = None
     log_offset: float = 1e-6
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> Self:
         for name in ("sample_rate", "n_mels", "n_fft", "hop_length"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"logmel {name} must be a positive int, got {value!r}")
         if self.log_offset <= 0:
             raise ValueError(f"logmel log_offset must be > 0, got {self.log_offset!r}")
-
-    def build(self) -> LogMelExtractor:
-        """Extractor holding one MelSpectrogram transform."""
-        return LogMelExtractor(self)
+        return self
 
 
 class LogMelExtractor:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib.util import find_spec
-from typing import ClassVar
+from typing import Self
 
 import numpy as np
+from pydantic import model_validator
 
 from raysim.features.base import FeatureConfig
 
@@ -19,17 +19,16 @@ def _require_openl3() -> None:
         raise ImportError(MISSING)
 
 
-@dataclass(frozen=True)
 class OpenL3Config(FeatureConfig):
     """OpenL3 model choice; the vector is the mean embedding over `hop_size`-spaced frames."""
 
-    family: ClassVar[str] = "openl3"
     content_type: str = "env"
     input_repr: str = "mel256"
     embedding_size: int = 512
     hop_size: float = 0.1
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> Self:
         _require_openl3()
         if self.content_type not in ("env", "music"):
             raise ValueError(f"openl3 content_type {self.content_type!r} not in ('env', 'music')")
@@ -39,10 +38,7 @@ class OpenL3Config(FeatureConfig):
             raise ValueError(f"openl3 embedding_size {self.embedding_size!r} not in (512, 6144)")
         if self.hop_size <= 0:
             raise ValueError(f"openl3 hop_size must be > 0, got {self.hop_size!r}")
-
-    def build(self) -> OpenL3Extractor:
-        """Loads the OpenL3 model (weights ship inside the openl3 package)."""
-        return OpenL3Extractor(self)
+        return self
 
 
 class OpenL3Extractor:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import Literal, Self
 
 import numpy as np
 import opensmile
+from pydantic import model_validator
 
 from raysim.features.base import FeatureConfig
 
@@ -18,7 +18,6 @@ LEVELS = {
 }
 
 
-@dataclass(frozen=True)
 class OpenSmileConfig(FeatureConfig):
     """An OpenSMILE feature set at one level.
 
@@ -28,12 +27,12 @@ class OpenSmileConfig(FeatureConfig):
     resampled to `sample_rate` (None keeps each file's own rate).
     """
 
-    family: ClassVar[str] = "opensmile"
     opensmile_set: str = "eGeMAPSv02"
     level: str = "functionals"
     sample_rate: int | None = 16000
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> Self:
         if self.opensmile_set not in OPENSMILE_SETS:
             raise ValueError(f"opensmile_set {self.opensmile_set!r} not in {OPENSMILE_SETS}")
         if self.level not in LEVELS:
@@ -44,10 +43,19 @@ class OpenSmileConfig(FeatureConfig):
             not isinstance(self.sample_rate, int) or self.sample_rate <= 0
         ):
             raise ValueError(f"sample_rate must be a positive int or None: {self.sample_rate!r}")
+        return self
 
-    def build(self) -> OpenSmileExtractor:
-        """One extractor holding one `opensmile.Smile` object."""
-        return OpenSmileExtractor(self)
+
+class EGeMAPSConfig(OpenSmileConfig):
+    opensmile_set: Literal["eGeMAPSv02"] = "eGeMAPSv02"
+
+
+class ComParEConfig(OpenSmileConfig):
+    opensmile_set: Literal["ComParE_2016"] = "ComParE_2016"
+
+
+class EmobaseConfig(OpenSmileConfig):
+    opensmile_set: Literal["emobase"] = "emobase"
 
 
 class OpenSmileExtractor:

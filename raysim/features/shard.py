@@ -11,14 +11,14 @@ import pandas as pd
 import pyarrow as pa
 
 from raysim.data.audio import AudioError, load_audio
-from raysim.features.base import Extractor, FeatureConfig
+from raysim.features.base import Extractor, FeatureConfig, build_extractor
 from raysim.features.layout import FEATURES_COLUMN, with_metadata, write_atomic
 
 
 @lru_cache(maxsize=1)
 def cached_extractor(config: FeatureConfig) -> Extractor:
     """One extractor per process (Ray reuses worker processes across shard tasks)."""
-    return config.build()
+    return build_extractor(config)
 
 
 def _features(extractor: Extractor, path: str) -> np.ndarray:

@@ -8,13 +8,13 @@ name, its keyword arguments and the model's state_dict. It is read back with
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Self
 
 import numpy as np
 import torch
 import torchaudio.models
+from pydantic import model_validator
 
 from raysim.features.base import FeatureConfig
 
@@ -83,16 +83,15 @@ def load_ssl_checkpoint(path: str | Path) -> torch.nn.Module:
     return model.eval()
 
 
-@dataclass(frozen=True)
 class SSLConfig(FeatureConfig):
     """Mean-pooled output of transformer layer `layer` (negative counts from the last)."""
 
-    family: ClassVar[str] = "ssl"
     checkpoint: str = ""
     layer: int = -1
     normalize: bool = False  # zero-mean / unit-variance input, as some checkpoints expect
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> Self:
         if not self.checkpoint:
             raise ValueError("ssl feature set needs params['checkpoint'] (a local file path)")
         path = Path(self.checkpoint).expanduser().resolve()
@@ -101,10 +100,7 @@ class SSLConfig(FeatureConfig):
         object.__setattr__(self, "checkpoint", str(path))
         if not isinstance(self.layer, int):
             raise ValueError(f"ssl layer must be an int, got {self.layer!r}")
-
-    def build(self) -> SSLExtractor:
-        """Loads the checkpoint once."""
-        return SSLExtractor(self)
+        return self
 
 
 class SSLExtractor:
