@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from raysim.rng import Stream, stream
 from raysim.ser.masks import supervision_mask
 from raysim.ser.pseudo_labels import multiview_probs, ramp_threshold, select
 from raysim.ser.sfa import sfa
@@ -59,10 +60,6 @@ from raysim.tasks.semi_ser_params import SemiSERParams
 ROWS, LABELS, LAST_ROUND = "pl_rows", "pl_labels", "pl_last_round"
 
 
-#: random-stream tags of multiview scoring and of the pseudo-labelled rows' order (paired)
-_SCORING, _PAIRING = 0x5C0, 0xA11
-
-
 def _generator(ctx: ClientContext) -> torch.Generator:
     """A CPU generator seeded from the client's round generator."""
     return torch.Generator().manual_seed(int(ctx.rng.integers(2**62)))
@@ -72,7 +69,7 @@ def _scoring_generator(ctx: ClientContext) -> torch.Generator:
     """A CPU generator for pseudo-label scoring, seeded from (seed, round, client) apart
     from the round generator: scoring never shifts training's draws, so a semi run that
     makes no pseudo-label trains exactly as labelled-only (paired comparisons)."""
-    seed = np.random.default_rng([ctx.seed, ctx.round, ctx.client_id, _SCORING]).integers(2**62)
+    seed = stream(ctx.seed, ctx.round, ctx.client_id, Stream.PSEUDO_LABEL_SCORING).integers(2**62)
     return torch.Generator().manual_seed(int(seed))
 
 
@@ -153,7 +150,7 @@ class SemiSER(FeatureClassification):
         rows weighted as the rarest labelled one (rows `cw`, one per class)."""
         p = self.params
         lab = self._rows(x, lab_rows, y[lab_rows], p.sfa_weak_sigma)
-        order = np.random.default_rng([ctx.seed, ctx.round, ctx.client_id, _PAIRING])
+        order = stream(ctx.seed, ctx.round, ctx.client_id, Stream.PSEUDO_LABEL_PAIRING)
         perm = order.permutation(len(pl_rows))
         pl = self._rows(x, pl_rows[perm], pl_labels[perm], p.sfa_strong_sigma)
         if p.class_balanced:
