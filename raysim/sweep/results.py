@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from raysim.config import parse_config
+from raysim.dotted import flatten
 from raysim.sweep.runner import saved_sweep
 from raysim.sweep.space import apply, describe
 from raysim.sweep.spec import Sweep
@@ -24,17 +25,6 @@ _ROUND_COLUMNS = (
     "round", "sampled", "reporting", "dropped", "rejected", "lr", "train_loss",
     "bytes_down", "bytes_up", "wall_s", "eval_round", "node_id", "timestamp",
 )  # fmt: skip
-
-
-def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{'local': {'optimizer': {'lr': 0.1}}} -> {'local.optimizer.lr': 0.1}; lists as text."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, dict) and value:
-            out.update(flatten_config(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = str(value) if isinstance(value, list | dict) else value
-    return out
 
 
 @dataclass
@@ -98,7 +88,9 @@ def _trial_row(sweep: Sweep, trial: Any, history: pd.DataFrame) -> dict[str, Any
             bytes=float(history[["bytes_down", "bytes_up"]].sum().sum()),
             wall_s=float(history["wall_s"].sum()),
         )
-    row.update({CONFIG + k: v for k, v in flatten_config(config).items()})
+    # one cell per value: lists (and empty sections) as text
+    cells = {k: str(v) if isinstance(v, list | dict) else v for k, v in flatten(config).items()}
+    row.update({CONFIG + k: v for k, v in cells.items()})
     row.update({CONFIG + k: describe(v) for k, v in trial.config.items() if isinstance(v, dict)})
     return row
 
