@@ -78,7 +78,7 @@ def test_bad_search_space_is_rejected_naming_the_key(space, named):
 
 
 def test_bad_sweep_sections_and_scheduler_are_rejected():
-    with pytest.raises(ConfigError, match=r"tune\.metrc"):
+    with pytest.raises(ConfigError, match=r"tune\.metrc: unknown key; did you mean 'metric'"):
         parse_sweep(sweep_spec(tune={"metrc": "eval_loss"}))
     with pytest.raises(ConfigError, match=r"tune\.scheduler\.grace"):
         parse_sweep(sweep_spec(tune={"scheduler": {"name": "asha", "grace": 2}}))

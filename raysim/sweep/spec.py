@@ -19,6 +19,7 @@ from pydantic import ConfigDict, Field, ValidationError
 from raysim.config import ConfigError, Section, parse_config, parse_overrides
 from raysim.dotted import has_dotted, merge, unflatten
 from raysim.sweep.space import Dimension, parse_space, validate_space
+from raysim.validation_errors import format_validation_error
 
 # Config keys a sweep sets itself, per trial: the placement group decides the engine's
 # workers, and Tune owns checkpoints.
@@ -164,16 +165,6 @@ class Sweep:
         return self.spec.model_dump(mode="json")
 
 
-def _format(err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"])
-        value = e.get("input")
-        shown = "" if isinstance(value, dict) else f" (got {value!r})"
-        lines.append(f"{key}: {e['msg']}{shown}")
-    return "invalid sweep:\n  " + "\n  ".join(lines)
-
-
 def _check_reserved(spec: SweepSpec, dims: list[Dimension]) -> None:
     for key, instead in RESERVED_KEYS.items():
         if has_dotted(spec.config, key):
@@ -224,7 +215,7 @@ def parse_sweep(data: dict[str, Any], default_name: str = "sweep") -> Sweep:
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format(err)) from None
+        raise ConfigError(format_validation_error(err, SweepSpec, "invalid sweep")) from None
     if spec.name is None:
         spec.name = default_name
     dims = parse_space(spec.space)
