@@ -70,3 +70,14 @@ def test_live_view_rows_before_and_after_the_first_report():
     report = TrialReport(RoundRecord.from_dict(FLAT), {"uar": 0.5}, 4, "0123456789ab")
     trial.status, trial.last_result = "RUNNING", {**report.to_dict(), **TUNE}
     assert view._row(trial)[2:5] == ["01234567", "4/10", "0.5"]
+
+
+def test_a_trial_resumes_its_latest_evaluation_and_starts_with_only_the_metric_unknown():
+    from raysim.sweep.trainable import _latest_eval
+
+    saved = {"latest_eval": {"eval_uar": 0.5, "eval_loss": 1.0, "eval_round": 3}}
+    assert _latest_eval(saved, "eval_uar") == ({"uar": 0.5, "loss": 1.0}, 3)
+    (unknown, eval_round) = _latest_eval({}, "eval_uar")
+    assert list(unknown) == ["uar"] and math.isnan(unknown["uar"]) and eval_round == 0
+    # a metric outside the evaluation is the round's own: nothing stands in for it
+    assert _latest_eval({}, "train_loss") == ({}, 0)
