@@ -8,11 +8,12 @@ order. The tags' values are fixed forever: changing one changes every result.
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, unique
 
 import numpy as np
 
 
+@unique  # two purposes sharing a tag would share draws
 class Stream(IntEnum):
     """The purpose tag of each random stream (where it goes in the key: see the caller)."""
 
@@ -26,6 +27,17 @@ class Stream(IntEnum):
     LABELLED_CLIENT = 0xC1A  # [seed, client, tag]: whether a client is labelled at all
     PSEUDO_LABEL_SCORING = 0x5C0  # [seed, round, client, tag]
     PSEUDO_LABEL_PAIRING = 0xA11  # [seed, round, client, tag]
+
+
+@unique
+class ProceduralStream(IntEnum):
+    """The tags of the built-in procedural corpus (:mod:`raysim.data.procedural`), keyed
+    ``[corpus seed, tag, ...]``: small values that predate :class:`Stream` and may equal
+    other small tags, so they are an enum of their own rather than aliases in ``Stream``."""
+
+    TRAITS = 1  # [seed, tag, speaker]: a speaker's voice
+    UTTERANCE = 2  # [seed, tag, speaker, emotion, utterance]: one utterance
+    NOISE = 3  # [seed, tag, noise class, clip]: one noise clip
 
 
 #: Held-out folds are dealt once for every run seed (SER papers' fixed folds).

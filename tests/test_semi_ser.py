@@ -1,4 +1,4 @@
-"""Semi-FedSER: supervision masks, pseudo-label rules, local z-normalisation, the
+"""Semi-FedSER: supervision masks, pseudo-label rules, local standardisation, the
 partition (unit tests, no Ray), and one tiny simulation on the shared Ray."""
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ def _kept_state(task, model, data, c, wrong_every: int = 2) -> dict[str, np.ndar
     another class."""
     rows = np.flatnonzero(~task.label_mask(len(data["y"]), c))
     with torch.no_grad():
-        logits = model.eval()(torch.from_numpy(task.normalise(data["x"])[rows]))
+        logits = model.eval()(torch.from_numpy(task.standardize(data["x"])[rows]))
     model.train()
     top2 = logits.topk(2, dim=1).values
     margin = (top2[:, 0] - top2[:, 1]).numpy()
@@ -324,8 +324,8 @@ def test_pseudo_label_refresh_is_validated_by_name():
         make_task(pseudo_label_refresh="forever")
 
 
-# -- z-normalisation stays local -----------------------------------------------------------
-def test_znorm_statistics_never_leave_the_client():
+# -- standardisation stays local -----------------------------------------------------------
+def test_standardization_statistics_never_leave_the_client():
     task = make_task(std_bound=1.0, threshold_end=0.5)
     data = client_data()
     rng = np.random.default_rng(1)
@@ -341,11 +341,11 @@ def test_znorm_statistics_never_leave_the_client():
     assert a.metrics == b.metrics
     assert a.n_samples == b.n_samples
     x = make_task(mode="all_labelled").local_data(None, data, None, ctx()).tensors["x"]
-    np.testing.assert_allclose(x.mean(0), 0, atol=1e-5)  # normalised with its own statistics
+    np.testing.assert_allclose(x.mean(0), 0, atol=1e-5)  # standardised with its own statistics
     np.testing.assert_allclose(x.std(0, unbiased=False), 1, atol=1e-5)
 
 
-def test_evaluation_normalises_each_speaker_with_its_own_statistics():
+def test_evaluation_standardizes_each_speaker_with_its_own_statistics():
     task = make_task()
     a, b = client_data(seed=1), client_data(seed=2)
     data = {k: np.concatenate([a[k], b[k]]) for k in a}

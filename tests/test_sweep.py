@@ -22,6 +22,7 @@ import yaml
 
 from raysim.config import ConfigError, parse_config
 from raysim.sweep import parse_sweep, run_sweep
+from raysim.sweep.results import load_experiment
 from raysim.sweep.space import apply
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,7 +79,7 @@ def test_bad_search_space_is_rejected_naming_the_key(space, named):
 
 
 def test_bad_sweep_sections_and_scheduler_are_rejected():
-    with pytest.raises(ConfigError, match=r"tune\.metrc"):
+    with pytest.raises(ConfigError, match=r"tune\.metrc: unknown key; did you mean 'metric'"):
         parse_sweep(sweep_spec(tune={"metrc": "eval_loss"}))
     with pytest.raises(ConfigError, match=r"tune\.scheduler\.grace"):
         parse_sweep(sweep_spec(tune={"scheduler": {"name": "asha", "grace": 2}}))
@@ -232,6 +233,25 @@ def test_sigint_then_resume_runs_the_same_trials_and_repeats_none(resumed):
         assert [r["round"] for r in rows].count(1) == 1
 
 
+def test_results_hold_every_key_the_trials_reported(resumed):
+    # the sweep's history is the trials' round records: idle (once dropped) included
+    path = resumed["path"]
+    exp = load_experiment(path)
+    keys = (
+        "idle sampled reporting dropped rejected lr train_loss bytes_down bytes_up wall_s "
+        "eval_accuracy eval_round"
+    ).split()
+    assert {*keys, "node_id"} <= set(exp.history.columns)
+    for trial_id, history in exp.history.groupby("trial_id"):
+        reported = {r["round"]: r for r in _rows(path / f"trial_{trial_id}")}  # latest per round
+        assert history["round"].tolist() == sorted(reported)
+        for row in history.to_dict("records"):
+            expected = reported[row["round"]]
+            assert row["node_id"] == expected["node_id"]
+            # (the tables Tune writes hold floats to about 1e-15)
+            assert {k: row[k] for k in keys} == pytest.approx({k: expected[k] for k in keys})
+
+
 def test_report_writes_markdown_tables_and_plots(resumed):
     path = resumed["path"]
     proc = subprocess.run([*REPORT_CLI, str(path)], capture_output=True, text=True, timeout=120)
@@ -253,6 +273,7 @@ import json, sys
 import ray
 from ray.cluster_utils import Cluster
 from raysim.sweep import parse_sweep, run_sweep
+from raysim.sweep.results import load_experiment
 from raysim.sweep.results import load_experiment
 
 spec, out = json.loads(sys.argv[1]), sys.argv[2]

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from raysim.analysis.tables import display, finished, summarize
 from raysim.sweep.results import CONFIG, Experiment
+from raysim.sweep.trainable import EVAL_ROUND
 
 MAX_LINES = 10  # convergence curves drawn (the best configurations)
 
@@ -78,7 +79,7 @@ def _curves(exp: Experiment) -> list[tuple[str, pd.DataFrame]]:
         return []
     sent = (hist["bytes_down"] + hist["bytes_up"]).groupby(hist["trial_id"]).cumsum() / 1e6
     hist = hist.assign(MB=sent)
-    evaluated = hist[hist["round"] == hist["eval_round"]] if "eval_round" in hist else hist
+    evaluated = hist[hist["round"] == hist[EVAL_ROUND]]
     keys = exp.varying_keys()
     configs = exp.trials.set_index("trial_id")[[CONFIG + k for k in keys]]
     data = evaluated.join(configs, on="trial_id")

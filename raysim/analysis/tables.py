@@ -8,9 +8,11 @@ from typing import Any
 import pandas as pd
 
 from raysim.metric_counts import DEFINED_SUFFIX, N_ITEMS, defined_count
+from raysim.round_record import EVAL_PREFIX
 from raysim.sweep.results import CONFIG, Experiment
+from raysim.sweep.trainable import EVAL_ROUND
 
-EVAL_ITEMS = f"eval_{N_ITEMS}"
+EVAL_ITEMS = EVAL_PREFIX + N_ITEMS
 
 
 def finished(exp: Experiment) -> pd.DataFrame:
@@ -27,8 +29,8 @@ def metric_columns(exp: Experiment) -> list[str]:
     evals = sorted(
         c
         for c in exp.trials.columns
-        if c.startswith("eval_")
-        and c not in ("eval_round", EVAL_ITEMS)
+        if c.startswith(EVAL_PREFIX)
+        and c not in (EVAL_ROUND, EVAL_ITEMS)
         and not c.endswith(DEFINED_SUFFIX)
     )
     return sorted(evals, key=lambda c: c != exp.metric)

@@ -22,13 +22,12 @@ import pandas as pd
 import soundfile as sf
 
 from raysim.data.manifest import make_manifest, read_manifest, write_manifest
+from raysim.rng import ProceduralStream, stream
 
 EMOTIONS: tuple[str, ...] = ("neu", "hap", "sad", "ang")
 NOISE_CLASSES: tuple[str, ...] = ("white", "pink", "brown", "babble", "hum", "clicks", "wind")
 _FORMAT_VERSION = 1  # bump when the generator's output changes, so stale corpora regenerate
 
-# Random-stream tags: one independent Generator per purpose, speaker and utterance.
-_TRAITS, _UTTERANCE, _NOISE = 1, 2, 3
 # Speakers of babble noise come from a range the corpus never uses.
 _BABBLE_SPEAKER_BASE = 1_000_000
 
@@ -106,13 +105,9 @@ def scaled_prosody(emotion: str, strength: float = 1.0) -> EmotionProsody:
     )
 
 
-def _rng(seed: int, *keys: int) -> np.random.Generator:
-    return np.random.default_rng([int(seed), *(int(k) for k in keys)])
-
-
 def speaker_traits(speaker: int, seed: int = 0) -> SpeakerTraits:
     """The voice of speaker `speaker` (even ids female, odd male) for corpus `seed`."""
-    rng = _rng(seed, _TRAITS, speaker)
+    rng = stream(seed, ProceduralStream.TRAITS, speaker)
     female = speaker % 2 == 0
     weights = rng.dirichlet(np.full(len(_VOWELS), 2.0))
     return SpeakerTraits(
@@ -190,7 +185,7 @@ def synthesize_utterance(
 ) -> np.ndarray:
     """One speech-like utterance (float32 mono, about 1.5–2.5 s) of `speaker` in `emotion`,
     its prosody `emotion_strength` of the way from neutral (see :func:`scaled_prosody`)."""
-    rng = _rng(seed, _UTTERANCE, speaker, _emotion_index(emotion), utterance)
+    rng = stream(seed, ProceduralStream.UTTERANCE, speaker, _emotion_index(emotion), utterance)
     traits = speaker_traits(speaker, seed)
     pros = scaled_prosody(emotion, emotion_strength)
     scale = sample_rate / 16000
@@ -354,7 +349,7 @@ def synthesize_noise(
         raise ValueError(
             f"unknown noise class {noise_class!r}; expected one of {', '.join(NOISE_CLASSES)}"
         )
-    rng = _rng(seed, _NOISE, NOISE_CLASSES.index(noise_class), clip)
+    rng = stream(seed, ProceduralStream.NOISE, NOISE_CLASSES.index(noise_class), clip)
     n = int(seconds * sample_rate)
     if noise_class in ("white", "pink", "brown"):
         exponent = {"white": 0.0, "pink": 1.0, "brown": 2.0}[noise_class]

@@ -15,11 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_LABEL_RATE, _LABELLED_CLIENT = 0x1AB, 0xC1A
-
-
-def _rng(seed: int, client_id: int, tag: int) -> np.random.Generator:
-    return np.random.default_rng([seed, client_id, tag])
+from raysim.rng import Stream, stream
 
 
 def client_is_labelled(fraction: float, seed: int, client_id: int) -> bool:
@@ -31,7 +27,7 @@ def client_is_labelled(fraction: float, seed: int, client_id: int) -> bool:
     """
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"labelled-client fraction must be in [0, 1] (got {fraction})")
-    return bool(_rng(seed, client_id, _LABELLED_CLIENT).random() < fraction)
+    return bool(stream(seed, client_id, Stream.LABELLED_CLIENT).random() < fraction)
 
 
 def label_mask(n: int, label_rate: float, seed: int, client_id: int) -> np.ndarray:
@@ -43,7 +39,7 @@ def label_mask(n: int, label_rate: float, seed: int, client_id: int) -> np.ndarr
     """
     if not 0.0 <= label_rate <= 1.0:
         raise ValueError(f"label rate must be in [0, 1] (got {label_rate})")
-    rng = _rng(seed, client_id, _LABEL_RATE)
+    rng = stream(seed, client_id, Stream.LABEL_RATE)
     count = min(n, int(np.floor(label_rate * n + rng.random())))
     mask = np.zeros(n, dtype=bool)
     mask[rng.choice(n, size=count, replace=False)] = True

@@ -16,6 +16,7 @@ from rich.live import Live
 from rich.table import Table
 
 from raysim.sweep.space import describe
+from raysim.sweep.trainable import TrialReport
 
 _REFRESH_S = 0.5
 _MAX_ROWS = 24
@@ -94,13 +95,14 @@ class LiveView(tune.Callback):
     # -- drawing ----------------------------------------------------------------
     def _row(self, trial: Any) -> list[str]:
         last = trial.last_result or {}
+        report = TrialReport.of(last)
         value = last.get(self.metric)
         best = self._best.get(trial.trial_id)
         return [
             trial.trial_id,
             trial.status,
-            str(last.get("node_id", ""))[:8],
-            f"{last.get('round', 0)}/{trial.config.get('rounds', self.rounds)}",
+            report.node_id[:8] if report else "",
+            f"{report.record.round if report else 0}/{trial.config.get('rounds', self.rounds)}",
             _short(value) if value is not None else "",
             _short(best) if best is not None else "",
             _params(trial.config),

@@ -12,29 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from ray.tune.result import TIMESTAMP
 
 from raysim.config import parse_config
+from raysim.dotted import flatten
 from raysim.sweep.runner import saved_sweep
 from raysim.sweep.space import apply, describe
 from raysim.sweep.spec import Sweep
+from raysim.sweep.trainable import EVAL_ROUND, TrialReport
 
 CONFIG = "config/"
-# Per-round columns kept in the history (besides every eval_* metric).
-_ROUND_COLUMNS = (
-    "round", "sampled", "reporting", "dropped", "rejected", "lr", "train_loss",
-    "bytes_down", "bytes_up", "wall_s", "eval_round", "node_id", "timestamp",
-)  # fmt: skip
-
-
-def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{'local': {'optimizer': {'lr': 0.1}}} -> {'local.optimizer.lr': 0.1}; lists as text."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, dict) and value:
-            out.update(flatten_config(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = str(value) if isinstance(value, list | dict) else value
-    return out
 
 
 @dataclass
@@ -48,7 +35,10 @@ class Experiment:
             (rounds reported), the final ``eval_*`` metrics (latest evaluation),
             ``bytes`` (total communicated), ``wall_s`` and ``config/<key>`` columns:
             every key of the resolved config, and each swept section as one cell.
-        history: one row per (trial, round) with the round records.
+        history: one row per (trial, round): the trial's report of the round
+            (:class:`~raysim.sweep.trainable.TrialReport`: the round record, every
+            key of it, with the latest evaluation's ``eval_*`` values,
+            ``eval_round`` and ``node_id``), Tune's ``timestamp`` and ``trial_id``.
     """
 
     path: Path
@@ -76,29 +66,43 @@ class Experiment:
         return [k for k in keys if self.trials[CONFIG + k].astype(str).nunique() > 1]
 
 
-def _history(trial_id: str, frame: pd.DataFrame) -> pd.DataFrame:
-    if frame.empty or "round" not in frame:
-        return pd.DataFrame()
-    keep = [c for c in frame.columns if c in _ROUND_COLUMNS or c.startswith("eval_")]
-    rounds = frame[keep].dropna(subset=["round"])
-    # a trial resumed from a checkpoint reports its last rounds again: keep the latest
-    rounds = rounds.drop_duplicates(subset="round", keep="last").sort_values("round")
-    return rounds.assign(trial_id=trial_id, round=rounds["round"].astype(int))
+# a trial's reports, one per round in round order, each with Tune's timestamp of it
+_Reports = list[tuple[TrialReport, Any]]
 
 
-def _trial_row(sweep: Sweep, trial: Any, history: pd.DataFrame) -> dict[str, Any]:
+def _reports(frame: pd.DataFrame) -> _Reports:
+    """The reports in a trial's Tune results."""
+    if frame.empty or EVAL_ROUND not in frame:
+        return []
+    rows = frame.dropna(subset=[EVAL_ROUND]).to_dict("records")
+    by_round: dict[int, tuple[TrialReport, Any]] = {}
+    for row in rows:  # a trial resumed from a checkpoint reports its last rounds again
+        report = TrialReport.from_dict(row)
+        by_round[report.record.round] = (report, row.get(TIMESTAMP))  # the latest stays
+    return [by_round[r] for r in sorted(by_round)]
+
+
+def _history(trial_id: str, reports: _Reports) -> pd.DataFrame:
+    rows = [{**report.to_dict(), TIMESTAMP: time} for report, time in reports]
+    return pd.DataFrame(rows).assign(trial_id=trial_id) if rows else pd.DataFrame()
+
+
+def _trial_row(sweep: Sweep, trial: Any, reports: _Reports) -> dict[str, Any]:
     config = parse_config(apply(sweep.spec.config, trial.config)).model_dump(mode="json")
     row: dict[str, Any] = {"trial_id": trial.trial_id, "status": trial.status}
-    if not history.empty:
-        last = history.iloc[-1]
-        row.update({k: last[k] for k in history.columns if k.startswith("eval_")})
+    if reports:
+        last = reports[-1][0]
+        records = [report.record for report, _ in reports]
+        row.update(last.carried())
         row.update(
-            node_id=last.get("node_id"),
-            rounds=int(last["round"]),
-            bytes=float(history[["bytes_down", "bytes_up"]].sum().sum()),
-            wall_s=float(history["wall_s"].sum()),
+            node_id=last.node_id,
+            rounds=last.record.round,
+            bytes=float(sum(r.bytes_down + r.bytes_up for r in records)),
+            wall_s=float(sum(r.wall_s for r in records)),
         )
-    row.update({CONFIG + k: v for k, v in flatten_config(config).items()})
+    # one cell per value: lists (and empty sections) as text
+    cells = {k: str(v) if isinstance(v, list | dict) else v for k, v in flatten(config).items()}
+    row.update({CONFIG + k: v for k, v in cells.items()})
     row.update({CONFIG + k: describe(v) for k, v in trial.config.items() if isinstance(v, dict)})
     return row
 
@@ -113,8 +117,8 @@ def load_experiment(path: str | Path) -> Experiment:
     frames = analysis.trial_dataframes
     histories, rows = [], []
     for trial in sorted(analysis.trials, key=lambda t: t.trial_id):
-        history = _history(trial.trial_id, frames.get(trial.trial_id, pd.DataFrame()))
-        histories.append(history)
-        rows.append(_trial_row(sweep, trial, history))
+        reports = _reports(frames.get(trial.trial_id, pd.DataFrame()))
+        histories.append(_history(trial.trial_id, reports))
+        rows.append(_trial_row(sweep, trial, reports))
     history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
     return Experiment(path, sweep, pd.DataFrame(rows), history)

@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from raysim.config import ConfigError, merge, parse_config, set_dotted
+from raysim.config import ConfigError, parse_config
+from raysim.dotted import merge, unflatten
 
 log = logging.getLogger(__name__)
 
@@ -90,17 +91,9 @@ def parse_space(raw: Mapping[str, Any] | None) -> list[Dimension]:
     return dims
 
 
-def nested(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Nested config overrides from {dotted key: value}."""
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        set_dotted(out, key, value)
-    return out
-
-
 def apply(base: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     """The config of one trial: `params` ({dotted key: value}) deep-merged into `base`."""
-    return merge(dict(base), nested(params))
+    return merge(base, unflatten(params))
 
 
 def _check(base: Mapping[str, Any], params: dict[str, Any], what: str) -> None:

@@ -16,8 +16,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import ConfigDict, Field, ValidationError
 
-from raysim.config import ConfigError, Section, merge, parse_config, parse_overrides
-from raysim.sweep.space import Dimension, nested, parse_space, validate_space
+from raysim.config import ConfigError, Section, parse_config, parse_overrides
+from raysim.dotted import has_dotted, merge, unflatten
+from raysim.sweep.space import Dimension, parse_space, validate_space
+from raysim.validation_errors import format_validation_error
 
 # Config keys a sweep sets itself, per trial: the placement group decides the engine's
 # workers, and Tune owns checkpoints.
@@ -163,30 +165,12 @@ class Sweep:
         return self.spec.model_dump(mode="json")
 
 
-def _format(err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"])
-        value = e.get("input")
-        shown = "" if isinstance(value, dict) else f" (got {value!r})"
-        lines.append(f"{key}: {e['msg']}{shown}")
-    return "invalid sweep:\n  " + "\n  ".join(lines)
-
-
-def _has_path(data: Any, dotted: str) -> bool:
-    for key in dotted.split("."):
-        if not isinstance(data, dict) or key not in data:
-            return False
-        data = data[key]
-    return True
-
-
 def _check_reserved(spec: SweepSpec, dims: list[Dimension]) -> None:
     for key, instead in RESERVED_KEYS.items():
-        if _has_path(spec.config, key):
+        if has_dotted(spec.config, key):
             raise ConfigError(f"config.{key}: set by the sweep; use {instead}")
         for dim in dims:
-            if any(_has_path(nested({dim.key: v}), key) for v in dim.candidates()):
+            if any(has_dotted(unflatten({dim.key: v}), key) for v in dim.candidates()):
                 raise ConfigError(f"space.{dim.key}: sets {key}, set by the sweep; use {instead}")
     config = parse_config(spec.config)
     if config.engine.mode != "pool":
@@ -194,7 +178,7 @@ def _check_reserved(spec: SweepSpec, dims: list[Dimension]) -> None:
     # what the data source's prepare() builds once, before the trials, is the same for all
     for dim in dims:
         for key in config.data.prepared_keys:
-            if any(_has_path(nested({dim.key: v}), f"data.{key}") for v in dim.candidates()):
+            if any(has_dotted(unflatten({dim.key: v}), f"data.{key}") for v in dim.candidates()):
                 raise ConfigError(
                     f"space.{dim.key}: data.{key} is prepared once before the trials "
                     f"(data source {config.data.source!r}) and cannot be swept"
@@ -206,8 +190,8 @@ def _check_report_keys(spec: SweepSpec, dims: list[Dimension]) -> None:
     keys = [*spec.report.replicates, *([heat.x, heat.y, heat.facet] if heat else [])]
     for key in filter(None, keys):
         candidates = [spec.config, parse_config(spec.config).model_dump()]
-        candidates += [nested({d.key: d.candidates()[0]}) for d in dims]
-        if not any(_has_path(c, key) for c in candidates):
+        candidates += [unflatten({d.key: d.candidates()[0]}) for d in dims]
+        if not any(has_dotted(c, key) for c in candidates):
             raise ConfigError(f"report: {key!r} is neither swept nor a key of the config")
 
 
@@ -231,7 +215,7 @@ def parse_sweep(data: dict[str, Any], default_name: str = "sweep") -> Sweep:
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format(err)) from None
+        raise ConfigError(format_validation_error(err, SweepSpec, "invalid sweep")) from None
     if spec.name is None:
         spec.name = default_name
     dims = parse_space(spec.space)

@@ -13,19 +13,80 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import ray
 from ray import tune
+from ray.tune import result as tune_result
 
-from raysim.config import merge
+from raysim.dotted import merge
+from raysim.round_record import EVAL_PREFIX, RoundRecord
 from raysim.simulation import Simulation
 from raysim.sweep.space import apply
 from raysim.sweep.spec import TrialSpec
 
 _SIM_FILE = "simulation.pt"
 _STATE_FILE = "trial_state.json"
+
+#: keys a trial reports beside its round record
+EVAL_ROUND, NODE_ID = "eval_round", "node_id"
+#: keys Tune adds to every result (and its ``config/*`` columns in tables)
+TUNE_KEYS = frozenset(
+    {
+        *tune_result.AUTO_RESULT_KEYS,
+        tune_result.DONE,
+        tune_result.TRIAL_ID,
+        tune_result.SHOULD_CHECKPOINT,
+        tune_result.EXPERIMENT_TAG,
+    }
+)
+_TUNE_CONFIG = tune_result.CONFIG_PREFIX + "/"
+
+
+@dataclass(frozen=True)
+class TrialReport:
+    """What a trial reports to Tune each round: the round's record, the latest
+    evaluation so far (its metrics on every round, so that schedulers and the live
+    view always have the sweep's metric) and the node the trial runs on.
+
+    Flat, it is the round record's dict with the latest evaluation's ``eval_*``
+    values in place of the round's own, ``eval_round`` (the round they are from;
+    0 before the first) and ``node_id``.
+    """
+
+    record: RoundRecord
+    latest_eval: dict[str, float]  # metric name (no prefix) -> value
+    eval_round: int
+    node_id: str
+
+    def carried(self) -> dict[str, Any]:
+        """The flat latest evaluation and its round (also what a checkpoint keeps)."""
+        metrics = {EVAL_PREFIX + k: v for k, v in self.latest_eval.items()}
+        return {**metrics, EVAL_ROUND: self.eval_round}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The Tune result (flat)."""
+        return {**self.record.to_dict(), **self.carried(), NODE_ID: self.node_id}
+
+    @classmethod
+    def from_dict(cls, result: Mapping[str, Any]) -> TrialReport:
+        """The report in a Tune result (Tune's own keys ignored). The round's own
+        evaluation is the carried one when it is from this round, else none."""
+        own = {
+            k: v for k, v in result.items() if k not in TUNE_KEYS and not k.startswith(_TUNE_CONFIG)
+        }
+        eval_round, node_id = int(own.pop(EVAL_ROUND)), str(own.pop(NODE_ID))
+        carried = RoundRecord.from_dict(own)
+        record = carried if carried.round == eval_round else replace(carried, eval={})
+        return cls(record, carried.eval, eval_round, node_id)
+
+    @classmethod
+    def of(cls, result: Mapping[str, Any]) -> TrialReport | None:
+        """The report in a trial's latest Tune result; None before its first report."""
+        return cls.from_dict(result) if EVAL_ROUND in result else None
 
 
 def placement(trial: TrialSpec) -> tune.PlacementGroupFactory:
@@ -50,16 +111,6 @@ def trial_config(
     return merge(apply(base, params), {"engine": engine})
 
 
-def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in record.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}/"))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def _restore(sim: Simulation) -> dict[str, Any]:
     """Resume from the trial's latest Tune checkpoint; returns the saved trial state."""
     checkpoint = tune.get_checkpoint()
@@ -68,6 +119,16 @@ def _restore(sim: Simulation) -> dict[str, Any]:
     with checkpoint.as_directory() as folder:
         sim.resume(Path(folder) / _SIM_FILE)
         return json.loads((Path(folder) / _STATE_FILE).read_text())
+
+
+def _latest_eval(state: dict[str, Any], metric: str) -> tuple[dict[str, float], int]:
+    """The latest evaluation and its round as a checkpoint kept them (flat, as
+    :meth:`TrialReport.carried`); before any, the sweep's metric as NaN."""
+    saved = dict(state.get("latest_eval", {}))
+    eval_round = int(saved.pop(EVAL_ROUND, 0))
+    if not saved and metric.startswith(EVAL_PREFIX):
+        saved = {metric: math.nan}
+    return {k.removeprefix(EVAL_PREFIX): v for k, v in saved.items()}, eval_round
 
 
 def _report(sim: Simulation, metrics: dict[str, Any], state: dict[str, Any], save: bool) -> None:
@@ -96,18 +157,15 @@ def run_trial(
     node_id = ray.get_runtime_context().get_node_id()
     try:
         sim.start()
-        state = _restore(sim)
-        latest: dict[str, Any] = state.get("latest_eval", {metric: math.nan, "eval_round": 0})
+        latest, eval_round = _latest_eval(_restore(sim), metric)
         start, rounds = sim.stats()["round"], sim.config.rounds
         for _ in range(start, rounds):
-            record = _flatten(sim.run_round())
-            evals = {k: v for k, v in record.items() if k.startswith("eval_")}
-            if evals:
-                latest = {**evals, "eval_round": record["round"]}
-            state = {"latest_eval": latest}
-            done = record["round"] == rounds
-            save = done or record["round"] % checkpoint_every == 0
-            _report(sim, {**record, **latest, "node_id": node_id}, state, save)
+            record = RoundRecord.from_dict(sim.run_round())
+            if record.eval:
+                latest, eval_round = record.eval, record.round
+            report = TrialReport(record, latest, eval_round, node_id)
+            save = record.round == rounds or record.round % checkpoint_every == 0
+            _report(sim, report.to_dict(), {"latest_eval": report.carried()}, save)
     finally:
         sim.shutdown()
 

@@ -2,7 +2,7 @@
 its baselines, over fixed-size feature vectors (data keys `x`, `y`, `group`).
 
 Per client and round, `local_data`:
-1. z-normalises the client's features with its own statistics (kept local: they
+1. standardises the client's features with its own statistics (kept local: they
    never enter the tensors' metadata, the client state or the metrics);
 2. draws the client's supervision mask from (seed, client id) — label rate and/or
    labelled-client fraction — so it is the same in every round; masked labels never
@@ -25,9 +25,9 @@ Per client and round, `local_data`:
    drawn per minibatch in `loss` from a generator seeded by the client's round
    generator, so results do not depend on the worker.
 
-Server evaluation z-normalises the held-out data per speaker (each value of the
+Server evaluation standardises the held-out data per speaker (each value of the
 `group` array with its own statistics; the whole set at once if there is no
-`group`), as a deployed model would normalise each new speaker locally.
+`group`), as a deployed model would standardise each new speaker locally.
 
 Round metrics (summed over the cohort): `labelled`, `unlabelled`, `pseudo_labels`
 (rows trained with a pseudo-label), `pseudo_correct` (of those, matching the true
@@ -43,10 +43,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from raysim.rng import Stream, stream
 from raysim.ser.masks import supervision_mask
 from raysim.ser.pseudo_labels import multiview_probs, ramp_threshold, select
 from raysim.ser.sfa import sfa
-from raysim.ser.znorm import znorm, znorm_by_group
+from raysim.ser.standardize import standardize, standardize_by_group
 from raysim.tasks.base import ClientContext, LocalData, PairedLocalData
 from raysim.tasks.classification import (
     FeatureClassification,
@@ -59,10 +60,6 @@ from raysim.tasks.semi_ser_params import SemiSERParams
 ROWS, LABELS, LAST_ROUND = "pl_rows", "pl_labels", "pl_last_round"
 
 
-#: random-stream tags of multiview scoring and of the pseudo-labelled rows' order (paired)
-_SCORING, _PAIRING = 0x5C0, 0xA11
-
-
 def _generator(ctx: ClientContext) -> torch.Generator:
     """A CPU generator seeded from the client's round generator."""
     return torch.Generator().manual_seed(int(ctx.rng.integers(2**62)))
@@ -72,7 +69,7 @@ def _scoring_generator(ctx: ClientContext) -> torch.Generator:
     """A CPU generator for pseudo-label scoring, seeded from (seed, round, client) apart
     from the round generator: scoring never shifts training's draws, so a semi run that
     makes no pseudo-label trains exactly as labelled-only (paired comparisons)."""
-    seed = np.random.default_rng([ctx.seed, ctx.round, ctx.client_id, _SCORING]).integers(2**62)
+    seed = stream(ctx.seed, ctx.round, ctx.client_id, Stream.PSEUDO_LABEL_SCORING).integers(2**62)
     return torch.Generator().manual_seed(int(seed))
 
 
@@ -87,14 +84,14 @@ def _only(
 
 
 class SemiSER(FeatureClassification):
-    """Semi-FedSER: multiview pseudo-labels, SFA, class-balanced loss, per-client z-norm.
+    """Semi-FedSER: multiview pseudo-labels, SFA, class-balanced loss, per-client standardisation.
     The model (MLP) and the metrics are the feature-classification task's."""
 
     params: SemiSERParams
 
-    def normalise(self, x: np.ndarray) -> np.ndarray:
-        """A client's features, z-normalised with its own statistics if configured."""
-        return znorm(x) if self.params.normalize == "client" else np.array(x, np.float32)
+    def standardize(self, x: np.ndarray) -> np.ndarray:
+        """A client's features, standardised with its own statistics if configured."""
+        return standardize(x) if self.params.normalize == "client" else np.array(x, np.float32)
 
     def label_mask(self, n: int, ctx: ClientContext) -> np.ndarray:
         """The client's rows whose labels training may use (stable across rounds)."""
@@ -107,7 +104,7 @@ class SemiSER(FeatureClassification):
 
     def local_data(self, model, data, state, ctx: ClientContext) -> LocalData:
         p = self.params
-        x = torch.from_numpy(self.normalise(data["x"]))
+        x = torch.from_numpy(self.standardize(data["x"]))
         labelled = self.label_mask(len(x), ctx)
         allowed = None
         if p.pseudo_label_classes == "labelled":
@@ -153,7 +150,7 @@ class SemiSER(FeatureClassification):
         rows weighted as the rarest labelled one (rows `cw`, one per class)."""
         p = self.params
         lab = self._rows(x, lab_rows, y[lab_rows], p.sfa_weak_sigma)
-        order = np.random.default_rng([ctx.seed, ctx.round, ctx.client_id, _PAIRING])
+        order = stream(ctx.seed, ctx.round, ctx.client_id, Stream.PSEUDO_LABEL_PAIRING)
         perm = order.permutation(len(pl_rows))
         pl = self._rows(x, pl_rows[perm], pl_labels[perm], p.sfa_strong_sigma)
         if p.class_balanced:
@@ -251,7 +248,7 @@ class SemiSER(FeatureClassification):
 
     def evaluate(self, model, data) -> dict[str, float]:
         if self.params.normalize == "client" and "group" in data:
-            x = znorm_by_group(data["x"], data["group"])
+            x = standardize_by_group(data["x"], data["group"])
         else:
-            x = self.normalise(data["x"])
+            x = self.standardize(data["x"])
         return evaluate_features(model, x, data["y"], self.num_classes)

@@ -1,0 +1,93 @@
+"""The record of one federated round, as one type.
+
+The aggregator builds it, a simulation's history holds it, a sweep trial
+reports it to Tune and the sweep's results read it back. Flat (what users see:
+history dicts, Tune result keys, CSV columns) it is one dict: the fixed counters
+below, then the task's own per-round values (:mod:`raysim.tasks.summaries`)
+under their own names, then the evaluation's metrics prefixed ``eval_`` (rounds
+with an evaluation only), then ``wall_s``. Torch-free, like the aggregator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: prefix of the evaluation metrics in the flat record (``eval_uar``)
+EVAL_PREFIX = "eval_"
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One round's counters, task values and evaluation.
+
+    Attributes:
+        round: the round's number, from 1.
+        sampled: clients sampled.
+        reporting: clients aggregated.
+        dropped: sampled clients that were unavailable.
+        rejected: clients whose update was not finite (logged, not aggregated).
+        idle: clients with nothing to train on (counted, not aggregated).
+        lr: the clients' learning rate this round.
+        train_loss: mean training loss over the aggregated clients' samples
+            (None when no client reported).
+        bytes_down: simulated traffic to the clients (model and strategy state).
+        bytes_up: simulated traffic from the clients.
+        wall_s: the round's wall-clock time.
+        task: the task's per-round values, by name.
+        eval: the evaluation's metrics by name, without the prefix (empty on rounds
+            without an evaluation).
+    """
+
+    round: int
+    sampled: int
+    reporting: int
+    dropped: int
+    rejected: int
+    idle: int
+    lr: float
+    train_loss: float | None
+    bytes_down: int
+    bytes_up: int
+    wall_s: float
+    task: dict[str, float] = field(default_factory=dict)
+    eval: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # flat, a task value under a fixed or eval_ name would read back as something else
+        clash = [k for k in self.task if k in _FIXED or k.startswith(EVAL_PREFIX)]
+        if clash:
+            raise ValueError(f"task values {clash} clash with the round record's own keys")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flat record (keys in the order users have always seen them)."""
+        counts = {name: getattr(self, name) for name in _FIXED if name != "wall_s"}
+        evals = {EVAL_PREFIX + k: v for k, v in self.eval.items()}
+        return {**counts, **self.task, **evals, "wall_s": self.wall_s}
+
+    @classmethod
+    def from_dict(cls, flat: Mapping[str, Any]) -> RoundRecord:
+        """The record of a flat dict: its fixed keys (all required), ``eval_*`` keys as
+        the evaluation and every other key as a task value. Numbers read back from a
+        table (numpy scalars, floats for counts) get the fields' types."""
+        missing = [name for name in _FIXED if name not in flat]
+        if missing:
+            raise ValueError(f"not a round record: no {', '.join(missing)}")
+        rest = {k: v for k, v in flat.items() if k not in _FIXED}
+        loss = flat["train_loss"]
+        return cls(
+            **{name: int(flat[name]) for name in _COUNTS},
+            lr=float(flat["lr"]),
+            train_loss=None if loss is None else float(loss),
+            wall_s=float(flat["wall_s"]),
+            task={k: v for k, v in rest.items() if not k.startswith(EVAL_PREFIX)},
+            eval={
+                k.removeprefix(EVAL_PREFIX): v for k, v in rest.items() if k.startswith(EVAL_PREFIX)
+            },
+        )
+
+
+_FIXED = tuple(f.name for f in dataclasses.fields(RoundRecord) if f.name not in ("task", "eval"))
+_COUNTS = ("round", "sampled", "reporting", "dropped", "rejected", "idle", "bytes_down", "bytes_up")
