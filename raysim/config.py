@@ -10,13 +10,13 @@ local.optimizer, local.lr_schedule) hold that implementation's own typed params
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from raysim.dotted import NotASectionError, merge, set_dotted
 from raysim.registry import (
     DATA_SOURCES,
     LOCAL_OPTIMIZERS,
@@ -25,6 +25,7 @@ from raysim.registry import (
     STRATEGIES,
     TASKS,
 )
+from raysim.validation_errors import format_validation_error
 
 
 class Section(BaseModel):
@@ -115,35 +116,6 @@ class ConfigError(ValueError):
     """A configuration that cannot run; the message names the key and the value."""
 
 
-def _known_keys(loc: tuple) -> list[str]:
-    """Field names of the config section at `loc` (for 'did you mean' hints)."""
-    model: Any = SimulationConfig
-    for part in loc[:-1]:
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        model = field.annotation
-    return list(getattr(model, "model_fields", {}))
-
-
-def _format_errors(err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "<root>"
-        if e["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(str(e["loc"][-1]), _known_keys(e["loc"]), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            lines.append(f"{key}: unknown key{hint}")
-            continue
-        if e["type"] == "unknown_key":  # a registered section's, hint included
-            lines.append(f"{key}: {e['msg']}")
-            continue
-        value = e.get("input")
-        shown = "" if isinstance(value, dict) else f" (got {value!r})"
-        lines.append(f"{key}: {e['msg']}{shown}")
-    return "invalid config:\n  " + "\n  ".join(lines)
-
-
 def parse_config(data: dict[str, Any] | SimulationConfig | None = None) -> SimulationConfig:
     """Validate a dict into a SimulationConfig, raising ConfigError naming bad keys."""
     if isinstance(data, SimulationConfig):
@@ -151,18 +123,8 @@ def parse_config(data: dict[str, Any] | SimulationConfig | None = None) -> Simul
     try:
         return SimulationConfig.model_validate(data or {})
     except ValidationError as err:
-        raise ConfigError(_format_errors(err)) from None
-
-
-def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set `a.b.c = value` in a nested dict, creating sections as needed."""
-    keys = dotted.split(".")
-    node = data
-    for k in keys[:-1]:
-        node = node.setdefault(k, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"{dotted}: '{k}' is not a section")
-    node[keys[-1]] = value
+        message = format_validation_error(err, SimulationConfig, "invalid config")
+        raise ConfigError(message) from None
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -172,15 +134,10 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         if "=" not in pair:
             raise ConfigError(f"override {pair!r}: expected key=value")
         key, raw = pair.split("=", 1)
-        set_dotted(out, key.strip(), yaml.safe_load(raw))
-    return out
-
-
-def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """Deep-merge `extra` into a copy of `base`."""
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        try:
+            set_dotted(out, key.strip(), yaml.safe_load(raw))
+        except NotASectionError as err:
+            raise ConfigError(str(err)) from None
     return out
 
 

@@ -79,10 +79,22 @@ def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: keys that name the implementation a section configures (`raysim.registry`)
+IMPLEMENTATION_KEYS = ("name", "source")
+
+
+def _names_another(base: Mapping[str, Any], extra: Mapping[str, Any]) -> bool:
+    return any(k in extra and extra[k] != base.get(k) for k in IMPLEMENTATION_KEYS)
+
+
 def merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     """Deep-merge `extra` into a copy of `base`: dicts merged key by key, anything else
-    replaced; sections that `extra` does not touch are shared, not copied."""
+    replaced; sections that `extra` does not touch are shared, not copied. A section
+    of `extra` that names another implementation (its ``name`` or ``source`` differs)
+    replaces the old section whole: the old one's keys mean nothing to the new."""
     out = dict(base)
     for k, v in extra.items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        old = out.get(k)
+        mergeable = isinstance(v, dict) and isinstance(old, dict) and not _names_another(old, v)
+        out[k] = merge(old, v) if mergeable else v
     return out

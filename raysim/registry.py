@@ -18,7 +18,6 @@ Adding an implementation is one file plus one line in the table below.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from typing import Annotated, Any
 
@@ -32,6 +31,8 @@ from pydantic import (
     WrapValidator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from raysim.validation_errors import UNKNOWN_KEY, unknown_key_message
 
 
 class Params(BaseModel):
@@ -52,29 +53,13 @@ def load_attr(path: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
-def _known_fields(model: Any, loc: tuple) -> list[str]:
-    """Field names of the (nested) params model at `loc` below `model`."""
-    for part in loc:
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        model = field.annotation
-    return list(getattr(model, "model_fields", {}))
-
-
 def _with_hints(err: ValidationError, model: type[BaseModel]) -> ValidationError:
     """The same errors, unknown keys (type ``unknown_key``) with a 'did you mean' hint."""
     details: list[InitErrorDetails] = []
     for e in err.errors():
         kind, msg = e["type"], e["msg"]
         if kind == "extra_forbidden":
-            close = difflib.get_close_matches(
-                str(e["loc"][-1]), _known_fields(model, e["loc"][:-1]), n=1
-            )
-            kind, msg = (
-                "unknown_key",
-                "unknown key" + (f"; did you mean {close[0]!r}?" if close else ""),
-            )
+            kind, msg = UNKNOWN_KEY, unknown_key_message(model, e["loc"])
         error = PydanticCustomError(kind, "{msg}", {"msg": msg})
         details.append({"type": error, "loc": e["loc"], "input": e.get("input")})
     return ValidationError.from_exception_data(err.title, details)

@@ -3,7 +3,7 @@
 The aggregator builds it, a simulation's history holds it, a sweep trial
 reports it to Tune and the sweep's results read it back. Flat (what users see:
 history dicts, Tune result keys, CSV columns) it is one dict: the fixed counters
-below, then the task's own per-round values (:mod:`raysim.tasks.summaries`)
+below, then the task's own per-round values (the task params' ``summarize_round``)
 under their own names, then the evaluation's metrics prefixed ``eval_`` (rounds
 with an evaluation only), then ``wall_s``. Torch-free, like the aggregator.
 """

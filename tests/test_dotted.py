@@ -49,3 +49,15 @@ def test_merge_deep_merges_into_a_copy():
     out = merge(base, {"local": {"optimizer": {"lr": 0.2}}, "seed": {"a": 1}})
     assert out == {"local": {"epochs": 1, "optimizer": {"lr": 0.2}}, "seed": {"a": 1}}
     assert base == {"local": {"epochs": 1, "optimizer": {"lr": 0.1}}, "seed": 0}
+
+
+def test_merge_replaces_a_section_that_names_another_implementation():
+    base = {"strategy": {"name": "scaffold", "option": "I"}, "local": {"epochs": 2}}
+    swapped = merge(base, {"strategy": {"name": "fedprox", "mu": 0.1}})
+    assert swapped["strategy"] == {"name": "fedprox", "mu": 0.1}  # no stale option
+    tuned = merge(base, {"strategy": {"name": "scaffold", "server_lr": 0.5}})
+    assert tuned["strategy"] == {"name": "scaffold", "option": "I", "server_lr": 0.5}
+    data = merge(
+        {"data": {"source": "npz", "path": "a"}}, {"data": {"source": "synthetic_features"}}
+    )
+    assert data["data"] == {"source": "synthetic_features"}

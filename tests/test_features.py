@@ -271,7 +271,7 @@ def test_bad_inputs_have_clear_errors(manifest, tmp_path):
         extract_features(pd.concat([manifest, manifest.iloc[:1]]), tmp_path, "egemaps")
     with pytest.raises(ValueError, match=r"missing column\(s\) \['path'\]"):
         extract_features(manifest.drop(columns="path"), tmp_path, "egemaps")
-    with pytest.raises(ValueError, match=r"levle\s+unknown key; did you mean 'level'"):
+    with pytest.raises(ValueError, match="levle: unknown key; did you mean 'level'"):
         extract_features(manifest, tmp_path, "egemaps", {"levle": "lld"})
     with pytest.raises(ValueError, match="unknown feature set 'mfcc'"):
         extract_features(manifest, tmp_path, "mfcc")

@@ -26,7 +26,6 @@ from raysim.se import (
     supervised_fedenhance_loss,
 )
 from raysim.tasks.base import ClientContext
-from raysim.tasks.summaries import summarize_round
 
 TINY_SUDO = {
     "enc_kernel": 11, "enc_bases": 16, "bottleneck": 16, "ublock_channels": 32,
@@ -152,7 +151,7 @@ def test_mixed_batch_weights_each_kind_by_its_rows_and_pu_trains_a_separator():
     # the PU objective reaches a waveform separator through its ratio-mask view
     z, mag = task.logits(model, batch["mixture"][3:])
     assert z.shape == mag.shape and torch.isfinite(z).all()
-    summary = summarize_round("speech_enhancement", ctx.metrics)
+    summary = task.params.summarize_round(ctx.metrics)
     assert summary["train_loss_supervised"] == pytest.approx(per_kind[SUPERVISED])
     assert set(summary) >= {"train_loss_unsupervised", "train_loss_pu", "pu_gamma_frac"}
 

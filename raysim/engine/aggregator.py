@@ -18,6 +18,7 @@ The driver runs it as ``ray.remote(Aggregator)`` and calls its methods directly.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from raysim.engine.pool import WorkerPool, balance
 from raysim.engine.sampling import ClientSampler, UniformSampler
 from raysim.engine.worker_spec import WorkerSpec
 from raysim.registry import SERVER_OPTIMIZERS, STRATEGIES
-from raysim.tasks.summaries import summarize_round
+from raysim.round_record import RoundRecord
 
 
 class Aggregator:
@@ -91,29 +92,29 @@ class Aggregator:
         if n_ok:
             delta = self.strategy.pseudo_gradient(sums, stats["weight"], n_ok)
             self.global_vec = self.server_opt.step(self.global_vec, delta)
-        record: dict[str, Any] = {
-            "round": r + 1,
-            "sampled": len(sampled),
-            "reporting": n_ok,
-            "dropped": len(sampled) - len(reporting),
-            "rejected": len(rejected),
-            "idle": sum(p.idle for p in partials),
-            "lr": lr,
-            "train_loss": float(stats["loss"] / stats["samples"]) if n_ok else None,
-            **self._traffic(len(reporting)),
-        }
         counters = {k.split("/", 1)[1]: float(v.value()[0]) for k, v in sums.items() if "/" in k}
-        record.update(summarize_round(self.cfg.task.name, counters))
-        if self._eval_due(r + 1):
-            record.update({f"eval_{k}": v for k, v in self.evaluate().items()})
+        record = RoundRecord(
+            round=r + 1,
+            sampled=len(sampled),
+            reporting=n_ok,
+            dropped=len(sampled) - len(reporting),
+            rejected=len(rejected),
+            idle=sum(p.idle for p in partials),
+            lr=lr,
+            train_loss=float(stats["loss"] / stats["samples"]) if n_ok else None,
+            **self._traffic(len(reporting)),
+            wall_s=0.0,
+            task=cfg.task.summarize_round(counters),
+            eval=self.evaluate() if self._eval_due(r + 1) else {},
+        )
         self.round += 1
-        self.round_lr.end_round(record)
-        record["wall_s"] = time.perf_counter() - t0
-        self.history.append(record)
+        self.round_lr.end_round(record.to_dict())
+        flat = replace(record, wall_s=time.perf_counter() - t0).to_dict()
+        self.history.append(flat)
         ck = cfg.checkpoint
         if ck.dir and ck.every and self.round % ck.every == 0:
             self.save(Path(ck.dir) / f"round-{self.round:05d}.pt", keep=ck.keep)
-        return record
+        return flat
 
     def _eval_due(self, done: int) -> bool:
         every = self.cfg.eval.every

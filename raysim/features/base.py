@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import numpy as np
-from pydantic import ConfigDict
+from pydantic import ConfigDict, ValidationError
 
 from raysim.registry import FEATURE_EXTRACTORS, Named
+from raysim.validation_errors import format_validation_error
 
 
 class Extractor(Protocol):
@@ -36,9 +37,12 @@ class FeatureConfig(Named):
 
 
 def resolve_config(feature_set: str, params: Mapping[str, Any] | None = None) -> FeatureConfig:
-    """Validated params of a registered feature set (pydantic's ValidationError, a
-    ValueError, names the key at fault)."""
-    return FEATURE_EXTRACTORS.parse({**(params or {}), "name": feature_set})
+    """Validated params of a registered feature set (ValueError naming the key at fault)."""
+    try:
+        return FEATURE_EXTRACTORS.parse({**(params or {}), "name": feature_set})
+    except ValidationError as err:
+        header = f"feature set {feature_set!r} parameters"
+        raise ValueError(format_validation_error(err, FeatureConfig, header)) from None
 
 
 def build_extractor(config: FeatureConfig) -> Extractor:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from raysim.registry import Named
+from raysim.tasks.params import TaskParams
 
 
-class ClassificationParams(Named):
+class ClassificationParams(TaskParams):
     """MLP over fixed-size feature vectors (e.g. eGeMAPS functionals, SSL embeddings)."""
 
     hidden: list[int] = Field(default_factory=lambda: [128, 128])

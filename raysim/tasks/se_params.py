@@ -15,7 +15,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from raysim.registry import SE_METRICS, SE_MODELS, Named, Params
+from raysim.data.se_sources import KIND_NAMES
+from raysim.registry import SE_METRICS, SE_MODELS, Params
+from raysim.tasks.params import TaskParams
 
 
 class ObjectivesParams(Params):
@@ -84,7 +86,7 @@ class EvalParams(Params):
         return names
 
 
-class SEParams(Named):
+class SEParams(TaskParams):
     """The `speech_enhancement` task."""
 
     model: SE_MODELS.type = SE_MODELS.field()
@@ -96,3 +98,14 @@ class SEParams(Named):
         True, description="separators see each input at zero mean, unit variance (FedEnhance)"
     )
     eval: EvalParams = Field(default_factory=EvalParams)
+
+    def summarize_round(self, counters: dict[str, float]) -> dict[str, float]:
+        """Per-kind mean training loss and the share of PU steps in nnPU's γ branch."""
+        out: dict[str, float] = {}
+        for name in KIND_NAMES.values():
+            rows = counters.get(f"rows_{name}", 0.0)
+            if rows:
+                out[f"train_loss_{name}"] = counters[f"loss_sum_{name}"] / rows
+        if counters.get("pu_steps"):
+            out["pu_gamma_frac"] = counters["pu_gamma_steps"] / counters["pu_steps"]
+        return out

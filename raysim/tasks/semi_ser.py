@@ -91,7 +91,7 @@ class SemiSER(FeatureClassification):
 
     def standardize(self, x: np.ndarray) -> np.ndarray:
         """A client's features, standardised with its own statistics if configured."""
-        return standardize(x) if self.params.normalize == "client" else np.array(x, np.float32)
+        return standardize(x) if self.params.standardize == "client" else np.array(x, np.float32)
 
     def label_mask(self, n: int, ctx: ClientContext) -> np.ndarray:
         """The client's rows whose labels training may use (stable across rounds)."""
@@ -247,7 +247,7 @@ class SemiSER(FeatureClassification):
         return loss
 
     def evaluate(self, model, data) -> dict[str, float]:
-        if self.params.normalize == "client" and "group" in data:
+        if self.params.standardize == "client" and "group" in data:
             x = standardize_by_group(data["x"], data["group"])
         else:
             x = self.standardize(data["x"])

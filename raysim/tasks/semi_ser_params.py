@@ -9,10 +9,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from raysim.registry import Named
+from raysim.tasks.params import TaskParams
 
 
-class SemiSERParams(Named):
+class SemiSERParams(TaskParams):
     """Semi-FedSER and its baselines over fixed-size feature vectors.
 
     Modes: ``semi`` (multiview pseudo-labels kept across rounds, or re-scored each
@@ -31,7 +31,7 @@ class SemiSERParams(Named):
     labelled_client_fraction: float = Field(
         1.0, ge=0, le=1, description="fraction of clients that hold labels (p_supervised)"
     )
-    normalize: Literal["client", "none"] = Field(
+    standardize: Literal["client", "none"] = Field(
         "client", description="z-normalise with the client's own statistics (never sent)"
     )
     class_balanced: bool = Field(True, description="weight the loss by inverse class frequency")
@@ -75,3 +75,10 @@ class SemiSERParams(Named):
         if self.threshold_end < self.threshold_start:
             raise ValueError("threshold_end must be >= threshold_start")
         return self
+
+    def summarize_round(self, counters: dict[str, float]) -> dict[str, float]:
+        """The counters, plus the accuracy of the pseudo-labels used this round."""
+        out = dict(counters)
+        if counters.get("pseudo_labels"):
+            out["pseudo_accuracy"] = counters["pseudo_correct"] / counters["pseudo_labels"]
+        return out
