@@ -26,8 +26,9 @@ from typing import Any
 import yaml
 
 import raysim
-from raysim.config import merge, parse_config
+from raysim.config import parse_config
 from raysim.data.roots import DATA_ROOT_ENV, DataRootError, resolve_root
+from raysim.dotted import merge
 from raysim.metric_counts import DEFINED_SUFFIX, N_ITEMS, defined_count
 from raysim.ray_runtime import init_ray
 

@@ -27,7 +27,8 @@ from typing import Any
 import yaml
 
 import raysim
-from raysim.config import ConfigError, load_config, merge, parse_config, parse_overrides
+from raysim.config import ConfigError, load_config, parse_config, parse_overrides
+from raysim.dotted import merge
 from raysim.ray_runtime import init_ray
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "semi_fedser.yaml"

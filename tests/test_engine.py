@@ -11,9 +11,10 @@ import pytest
 import torch
 
 import raysim
-from raysim.config import LocalConfig, merge, parse_config
+from raysim.config import LocalConfig, parse_config
 from raysim.data.clients import ArrayClients, GeneratedClients, sample_counts
 from raysim.data.sources import SourceData, build_source
+from raysim.dotted import merge
 from raysim.engine.flat import get_flat
 from raysim.engine.local import client_rng, train_client
 from raysim.registry import STRATEGIES, TASKS
