@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import ray
 
-from raysim.data.audio import load_audio
+from raysim.audio.io import load_audio
 from raysim.data.roots import DATA_ROOT_ENV, DataRootError, resolve_root
 from raysim.features import extract_features, resolve_config
 from raysim.features.extract import DEFAULT_SHARD_SIZE

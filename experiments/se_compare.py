@@ -64,9 +64,9 @@ def small_settings(
         "data": {
             "speech": {"corpus": "fsdd", "root": str(data_root / "fsdd"), "max_files": 1200},
             "noise": {"corpus": "esc10", "root": str(data_root / "esc10")},
-            "n_clients": 16, "speech_partition": "iid", "noise_partition": "classes",
+            "partition": {"name": "iid", "n_clients": 16}, "noise_partition": "classes",
             "classes_per_client": 2, "snr_range_db": [-5.0, 5.0], "chunk_seconds": 1.0,
-            "sample_rate": 8000, "test_split": "manifest", "test_snrs_db": [-5.0, 0.0, 5.0],
+            "sample_rate": 8000, "held_out": {"by": "split"}, "test_snrs_db": [-5.0, 0.0, 5.0],
             "max_test_examples": 120, "test_chunk_seconds": test_seconds,
         },
         "eval": {"every": 0},

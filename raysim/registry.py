@@ -281,9 +281,13 @@ SE_MODELS = Registry(
     _table(
         "raysim.se.models",
         {
-            "sudormrf": (".sudormrf:SuDORMRF", ".params:SuDORMRFParams"),
-            "convtasnet": (".convtasnet:ConvTasNet", ".params:ConvTasNetParams"),
-            "pulse_cnn": (".pulse_cnn:PulseCNN", ".params:PulseCNNParams"),
+            # params beside the SE task's: raysim.se's package imports torch
+            "sudormrf": (".sudormrf:SuDORMRF", "raysim.tasks.se_model_params:SuDORMRFParams"),
+            "convtasnet": (
+                ".convtasnet:ConvTasNet",
+                "raysim.tasks.se_model_params:ConvTasNetParams",
+            ),
+            "pulse_cnn": (".pulse_cnn:PulseCNN", "raysim.tasks.se_model_params:PulseCNNParams"),
         },
     ),
     default="sudormrf",

@@ -40,6 +40,17 @@ class ProceduralStream(IntEnum):
     NOISE = 3  # [seed, tag, noise class, clip]: one noise clip
 
 
+@unique
+class MixtureStream(IntEnum):
+    """The tags of the SE mixture recipe (:mod:`raysim.data.se_recipe`), keyed
+    ``[seed, tag, ...]``; small values of their own, as :class:`ProceduralStream`'s."""
+
+    SPLIT = 1  # [seed, tag]: held-out speakers and noise files
+    PARTITION = 2  # [seed, tag]: iid speech shards, then the noise classes per client
+    CLIENT = 3  # [seed, tag, client]: a client's pairs, noises, SNRs and clips
+    TEST = 4  # [seed, tag]: the test examples
+
+
 #: Held-out folds are dealt once for every run seed (SER papers' fixed folds).
 FOLD_DEAL_SEED = 0xF01D
 

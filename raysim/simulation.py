@@ -24,6 +24,7 @@ from raysim.engine.pool import spawn_worker
 from raysim.engine.sampling import ClientSampler
 from raysim.engine.worker_spec import WorkerSpec
 from raysim.ray_runtime import init_ray, shutdown_ray
+from raysim.round_record import EVAL_PREFIX, RoundRecord
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +206,8 @@ class Simulation:
         finally:
             if shutdown:
                 self.shutdown()
-        evals = [r for r in history if any(k.startswith("eval_") for k in r)]
-        metrics = {k[5:]: v for k, v in evals[-1].items() if k.startswith("eval_")} if evals else {}
+        evals = [e for e in (RoundRecord.from_dict(r).eval for r in history) if e]
+        metrics = evals[-1] if evals else {}
         return SimulationResult(history, weights, metrics)
 
 
@@ -235,7 +236,9 @@ class _progress:
         task = self._bar.add_task("rounds", total=self.total, completed=self.done, info="")
 
         def advance(record: dict[str, Any]) -> None:
-            shown = {k: v for k, v in record.items() if k.startswith("eval_") or k == "train_loss"}
+            shown = {
+                k: v for k, v in record.items() if k.startswith(EVAL_PREFIX) or k == "train_loss"
+            }
             info = "  ".join(f"{k}={v:.4f}" for k, v in shown.items() if isinstance(v, float))
             self._bar.update(task, advance=1, info=info)
 

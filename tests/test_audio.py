@@ -8,7 +8,7 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
-from raysim.data.audio import AudioError, load_audio, resample
+from raysim.audio.io import AudioError, load_audio, resample
 
 
 def test_resample_equals_torchaudio_for_any_length():

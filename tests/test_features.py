@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 
-from raysim.data.audio import load_audio
+from raysim.audio.io import load_audio
 from raysim.features import (
     FeatureExtractionError,
     FeatureStore,

@@ -8,19 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from pydantic import ValidationError
 
+from raysim.audio.cache import AudioCache, chunk
 from raysim.data.corpora import build_manifest
-from raysim.data.mixtures import (
-    SPEC_COLUMNS,
-    AudioCache,
-    MixtureConfig,
-    MixtureError,
-    build_mixture_spec,
-    chunk,
-    load_example,
-    write_mixtures,
-)
 from raysim.data.procedural import EMOTIONS, generate_corpus
+from raysim.data.se_examples import load_example, write_mixtures
+from raysim.data.se_recipe import SPEC_COLUMNS, MixtureError, build_mixture_spec
+from raysim.registry import DATA_SOURCES
 
 SR = 8000  # FSDD's own rate: only the noise is resampled
 CACHE = AudioCache()  # shared by the tests of this module: each file is decoded once
@@ -45,9 +40,20 @@ CLASSES_RECIPE = dict(
 )
 
 
-def _build(speech, noise, **kw) -> pd.DataFrame:
-    base = dict(n_clients=5, sample_rate=SR, chunk_seconds=1.0, test_fraction=1 / 6)
-    return build_mixture_spec(speech, noise, MixtureConfig(**{**base, **kw}), cache=CACHE)
+def _params(n_clients: int = 5, test_fraction: float = 1 / 6, by: str = "groups", **kw):
+    """se_mixtures params (the speech and noise sets are passed to the recipe directly)."""
+    unused = {"manifest": "unused.parquet"}
+    return DATA_SOURCES.parse(
+        {
+            "source": "se_mixtures", "speech": unused, "noise": unused, "sample_rate": SR,
+            "chunk_seconds": 1.0, "partition": {"name": "group", "n_clients": n_clients},
+            "held_out": {"by": by, "fraction": test_fraction}, **kw,
+        }
+    )  # fmt: skip
+
+
+def _build(speech, noise, seed: int = 0, **kw) -> pd.DataFrame:
+    return build_mixture_spec(speech, noise, _params(**kw), seed, cache=CACHE)
 
 
 def _snr(speech: np.ndarray, noise: np.ndarray) -> float:
@@ -58,6 +64,12 @@ def _snr(speech: np.ndarray, noise: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def classes_spec(speech, noise) -> pd.DataFrame:
     return _build(speech, noise, **CLASSES_RECIPE)
+
+
+@pytest.fixture(scope="module")
+def noise_only_spec(speech, noise) -> pd.DataFrame:
+    """CLASSES_RECIPE with PULSE's noise-only clips in place of MixIT's extra noise."""
+    return _build(speech, noise, **CLASSES_RECIPE, noise_clip="noise_only")
 
 
 def test_every_mixture_has_the_requested_snr(classes_spec):
@@ -84,15 +96,13 @@ def test_short_speech_is_zero_padded_and_noise_resampled(classes_spec):
     assert noise_sr == 44100 and ex.noises.shape == (1, SR)
 
 
-def test_clients_use_only_their_noise_classes(classes_spec, noise):
-    train = classes_spec[classes_spec["split"] == "train"]
+@pytest.mark.parametrize("clip", ["extra_noise", "noise_only"])
+def test_clients_use_only_their_noise_classes(clip, classes_spec, noise_only_spec, noise):
+    spec = classes_spec if clip == "extra_noise" else noise_only_spec
+    train = spec[spec["split"] == "train"]
     per_client = {}
     for client, rows in train.groupby("client_id"):
-        used = (
-            set(rows["noise_class"])
-            | set(rows["noise_only_class"])
-            | set(rows["extra_noise_class"])
-        )
+        used = set(rows["noise_class"]) | set(rows[f"{clip}_class"])
         assert len(set(rows["noise_class"])) == 2 and used == set(rows["noise_class"])
         per_client[client] = set(rows["noise_class"])
     assert set().union(*per_client.values()) == set(noise["noise_class"])  # 5 x 2 = all 10
@@ -123,13 +133,14 @@ def test_half_of_each_speakers_pairs_feed_the_extra_noise_pool(classes_spec, spe
         assert rows["speech_utt_id"].is_unique
     assert train["extra_noise_path"].notna().all()
     assert (train["extra_noise_path"] != train["noise_path"]).mean() > 0.9
-    no_pool = _build(speech, noise, extra_noise=False, noise_only=False)
+    assert train["noise_only_path"].isna().all()
+    assert load_example(train.iloc[0], cache=CACHE).noise_only is None
+    no_pool = _build(speech, noise, noise_clip="noise_only")  # PULSE: every utterance mixed
     no_pool_train = no_pool[no_pool["split"] == "train"]
     assert len(no_pool_train) == int(
         (~speech["speaker"].isin(no_pool.loc[no_pool["split"] == "test", "speaker"])).sum()
     )
-    assert no_pool["extra_noise_path"].isna().all() and no_pool["noise_only_path"].isna().all()
-    assert load_example(no_pool.iloc[0], cache=CACHE).noise_only is None
+    assert no_pool["extra_noise_path"].isna().all() and no_pool["noise_only_path"].notna().all()
 
 
 def _same_samples(row: pd.Series, a: str, b: str, n: int = SR) -> bool:
@@ -151,10 +162,10 @@ def _overlaps(row: pd.Series) -> bool:
     )
 
 
-def test_noise_only_clips_never_overlap_the_examples_noise(classes_spec, speech, noise):
+def test_noise_only_clips_never_overlap_the_examples_noise(noise_only_spec, speech, noise):
     n = SR
-    assert not any(_overlaps(row) for _, row in classes_spec.iterrows())
-    train = classes_spec[classes_spec["split"] == "train"]
+    assert not any(_overlaps(row) for _, row in noise_only_spec.iterrows())
+    train = noise_only_spec[noise_only_spec["split"] == "train"]
     assert (train["noise_only_path"] != train["noise_path"]).all()  # 4 files per class there
     # One file per class forces noise-only clips from the same file: other offsets then.
     single = noise.groupby("noise_class").head(1)
@@ -165,6 +176,7 @@ def test_noise_only_clips_never_overlap_the_examples_noise(classes_spec, speech,
         classes_per_client=1,
         test_fraction=0.0,
         n_clients=3,
+        noise_clip="noise_only",
     )
     same_file = spec["noise_only_path"] == spec["noise_path"]
     assert same_file.all()
@@ -210,7 +222,7 @@ def test_same_seed_same_spec_other_seed_other_spec(speech, noise, classes_spec):
 
 
 def test_manifest_test_split_holds_out_files(speech, noise):
-    spec = _build(speech, noise, test_split="manifest", n_clients=6, extra_noise=False)
+    spec = _build(speech, noise, by="split", n_clients=6, noise_clip="noise_only")
     test = spec[spec["split"] == "test"]
     held = set(speech.loc[speech["split"] == "test", "utt_id"])
     assert set(test["speech_utt_id"]) == held
@@ -249,7 +261,7 @@ def test_spec_survives_parquet_and_writes_wavs(classes_spec, tmp_path):
             ("mixture", ex.mixture),
             ("speech", ex.speech),
             ("noise1", ex.noises[0]),
-            ("noise_only", ex.noise_only),
+            ("extra_noise", ex.extra_noise),
         ]:
             wave, sr = sf.read(row[f"{role}_wav"], dtype="float32")
             assert sr == SR and np.abs(wave - ref * row["write_scale"]).max() < 1e-3
@@ -263,12 +275,14 @@ def test_chunk_pads_or_loops():
 
 
 def test_bad_inputs_are_named(speech, noise):
-    with pytest.raises(MixtureError, match="n_noises"):
-        MixtureConfig(n_noises=3)
-    with pytest.raises(MixtureError, match="snr_range_db"):
-        MixtureConfig(snr_range_db=(10.0, -5.0))
-    with pytest.raises(MixtureError, match="n_clients=9 exceeds the 5"):
+    with pytest.raises(ValidationError, match="n_noises"):
+        _params(n_noises=3)
+    with pytest.raises(ValidationError, match="snr_range_db"):
+        _params(snr_range_db=(10.0, -5.0))
+    with pytest.raises(MixtureError, match="n_clients=9 exceeds the number of groups"):
         _build(speech, noise, n_clients=9)
+    with pytest.raises(MixtureError, match="data.partition.name='dirichlet'"):
+        build_mixture_spec(speech, noise, _params(partition={"name": "dirichlet"}), 0)
     with pytest.raises(MixtureError, match="classes_per_client=11"):
         _build(speech, noise, noise_partition="classes", classes_per_client=11)
     unlabelled = noise.assign(noise_class=None, label=None)
@@ -286,19 +300,16 @@ def test_procedural_corpus_feeds_the_recipe(tmp_path):
         noise_clips_per_class=2,
         noise_seconds=2.0,
     )
-    spec = build_mixture_spec(
-        speech,
-        noise,
-        MixtureConfig(
-            n_clients=3,
-            chunk_seconds=1.5,
-            test_fraction=0.25,
-            n_noises=2,
-            noise_partition="classes",
-            classes_per_client=3,
-        ),
-        cache=AudioCache(),
+    params = _params(
+        n_clients=3,
+        chunk_seconds=1.5,
+        test_fraction=0.25,
+        n_noises=2,
+        noise_partition="classes",
+        classes_per_client=3,
+        sample_rate=16000,
     )
+    spec = build_mixture_spec(speech, noise, params, 0, cache=AudioCache())
     train = spec[spec["split"] == "train"]
     assert train.groupby("client_id")["speaker"].nunique().tolist() == [1, 1, 1]
     assert len(train) == 3 * math.ceil(len(EMOTIONS) * 2 / 2)

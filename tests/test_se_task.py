@@ -196,9 +196,9 @@ def source_params(corpus_root):
     return {
         "speech": {"corpus": "fsdd", "root": str(corpus_root / "fsdd"), "max_files": 120},
         "noise": {"corpus": "esc10", "root": str(corpus_root / "esc10"), "max_files": 40},
-        "n_clients": 4, "speech_partition": "iid", "noise_partition": "classes",
+        "partition": {"name": "iid", "n_clients": 4}, "noise_partition": "classes",
         "classes_per_client": 2, "snr_range_db": [-5.0, 5.0], "chunk_seconds": 0.5,
-        "sample_rate": 8000, "p_supervised": 0.25, "p_pu": 0.25, "test_split": "manifest",
+        "sample_rate": 8000, "p_supervised": 0.25, "p_pu": 0.25, "held_out": {"by": "split"},
         "test_snrs_db": [0.0, 5.0], "max_test_examples": 8,
     }  # fmt: skip
 

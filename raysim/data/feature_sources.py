@@ -16,35 +16,13 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from raysim.data.clients import ArrayClients
+from raysim.data.held_out import HeldOutParams
 from raysim.data.sources import PathSourceParams, SourceData, SourceParams
-from raysim.registry import PARTITIONERS, Params
+from raysim.registry import PARTITIONERS
 from raysim.rng import FOLD_DEAL_SEED, Stream, stream
-
-
-class HeldOutParams(Params):
-    """Which rows the server keeps for evaluation."""
-
-    by: Literal["groups", "split"] = "groups"
-    fraction: float = Field(0.25, gt=0, lt=1, description="groups: share of groups held out")
-    groups: list[str] | None = Field(None, description="groups: explicit held-out groups")
-    folds: int | None = Field(
-        None,
-        ge=2,
-        description="groups: k-fold cross-validation, as SER papers report it: the groups "
-        "are dealt into `folds` folds (the same for every run seed) and fold `fold` is held "
-        "out; replaces `fraction`",
-    )
-    fold: int = Field(0, ge=0, description="groups: which of the `folds` folds is held out")
-    split_value: str = Field("test", description="split: rows whose split column equals this")
-
-    @model_validator(mode="after")
-    def _fold_in_range(self) -> HeldOutParams:
-        if self.folds is not None and self.fold >= self.folds:
-            raise ValueError(f"held_out.fold={self.fold} but there are only folds={self.folds}")
-        return self
 
 
 class FeatureStoreParams(PathSourceParams):
@@ -96,7 +74,7 @@ def held_out_mask(
             dealt = np.random.default_rng(FOLD_DEAL_SEED).permutation(names)
             chosen = set(np.array_split(dealt, params.folds)[params.fold])
         else:
-            n = max(1, int(round(params.fraction * len(names))))
+            n = max(1, int(round(params.fraction * len(names)))) if params.fraction else 0
             if n >= len(names):
                 msg = f"data.held_out.fraction={params.fraction} leaves no training groups"
                 raise ValueError(msg)

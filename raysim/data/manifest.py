@@ -24,7 +24,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from raysim.data.audio import AudioError, audio_info
+from raysim.audio.io import AudioError, audio_info
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "utt_id",

@@ -70,10 +70,17 @@ def _fill_empty(parts: list[np.ndarray], rng: np.random.Generator) -> list[np.nd
     return [rng.permutation(p) for p in parts]
 
 
-def iid(n_items: int, n_clients: int, seed: int = 0, labels: np.ndarray | None = None) -> Partition:
-    """Uniformly shuffled, near-equal split."""
+def iid(
+    n_items: int,
+    n_clients: int,
+    seed: int = 0,
+    labels: np.ndarray | None = None,
+    rng: np.random.Generator | None = None,
+) -> Partition:
+    """Uniformly shuffled, near-equal split (drawn from `rng`, default the seed's own
+    partition stream)."""
     _check_n_clients(n_clients, n_items, "samples")
-    perm = _rng(seed, 1).permutation(n_items)
+    perm = (rng or _rng(seed, 1)).permutation(n_items)
     return Partition([np.sort(p) for p in np.array_split(perm, n_clients)], labels)
 
 
@@ -116,6 +123,18 @@ def by_group(
     return Partition(
         [rng.permutation(np.flatnonzero(np.isin(groups, ch))) for ch in chunks], labels
     )
+
+
+def contiguous_groups(
+    groups: np.ndarray, n_clients: int, labels: np.ndarray | None = None
+) -> Partition:
+    """The sorted groups split into `n_clients` contiguous runs of near-equal length
+    (FedEnhance's speaker groups); each client's rows in stored order. No randomness."""
+    groups = np.asarray(groups)
+    names = np.unique(groups)
+    _check_n_clients(n_clients, len(names), "groups")
+    runs = np.array_split(names, n_clients)
+    return Partition([np.flatnonzero(np.isin(groups, run)) for run in runs], labels)
 
 
 def quantity_skew(
@@ -176,6 +195,9 @@ class DirichletParams(Named):
 
 class GroupParams(Named):
     groups_per_client: int = Field(1, ge=1, description="consecutive sorted groups per client")
+    n_clients: int | None = Field(
+        None, ge=1, description="instead: the sorted groups in this many contiguous runs"
+    )
 
 
 class QuantitySkewParams(Named):
@@ -193,8 +215,8 @@ def _need_groups(params: Named, groups: np.ndarray | None) -> np.ndarray:
     return groups
 
 
-def partition_iid(p: IIDParams, labels: np.ndarray, seed: int, groups=None) -> Partition:
-    return iid(len(labels), p.n_clients, seed, labels)
+def partition_iid(p: IIDParams, labels: np.ndarray, seed: int, groups=None, rng=None):
+    return iid(len(labels), p.n_clients, seed, labels, rng)
 
 
 def partition_dirichlet(p: DirichletParams, labels: np.ndarray, seed: int, groups=None):
@@ -202,7 +224,10 @@ def partition_dirichlet(p: DirichletParams, labels: np.ndarray, seed: int, group
 
 
 def partition_by_group(p: GroupParams, labels: np.ndarray, seed: int, groups=None) -> Partition:
-    return by_group(_need_groups(p, groups), p.groups_per_client, seed, labels)
+    groups = _need_groups(p, groups)
+    if p.n_clients is not None:
+        return contiguous_groups(groups, p.n_clients, labels)
+    return by_group(groups, p.groups_per_client, seed, labels)
 
 
 def partition_quantity_skew(p: QuantitySkewParams, labels: np.ndarray, seed: int, groups=None):

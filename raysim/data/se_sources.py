@@ -23,14 +23,15 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Self
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from raysim.data.clients import ArrayClients
+from raysim.data.held_out import HeldOutParams
 from raysim.data.sources import PathSourceParams, SourceData, SourceParams
-from raysim.registry import Params
+from raysim.registry import PARTITIONERS, Params
 
 if TYPE_CHECKING:  # pandas costs ~0.4 s to import; workers importing the task need none of it
     import pandas as pd
@@ -64,26 +65,38 @@ class AudioSetParams(Params):
 
 
 class SEMixturesParams(SourceParams):
-    """Federated SE mixtures through `raysim.data.mixtures.MixtureConfig`.
+    """Federated SE mixtures from a speech and a noise set (`raysim.data.se_recipe`).
 
-    Defaults are FedEnhance's (Tzinis et al., WASPAA 2021): 16 clients of
-    contiguous speaker groups, IID noise, 1 noise at natural level, 4 s at 16 kHz,
-    unsupervised clients with an extra-noise clip. See `MixtureConfig` for the
-    fields shared with it. Client kinds: the first ⌊p_supervised·C⌋ clients are
-    supervised, the next ⌊p_pu·C⌋ are PU (PULSE), the rest unsupervised (MixIT).
+    Defaults are FedEnhance's (Tzinis et al., WASPAA 2021): 16 clients of contiguous
+    speaker groups, IID noise, 1 noise at natural level, 4 s at 16 kHz, unsupervised
+    clients with an extra-noise clip. `partition` and `held_out` are the vocabulary of
+    every data source: speech is partitioned with groups = speakers (``group``, by
+    ``n_clients`` contiguous runs or ``groups_per_client``; or ``iid`` utterance
+    shards), and the server holds out speakers (``by: groups``) or the manifests'
+    split rows (``by: split``) plus a share of every noise class's files. Client
+    kinds: the first ⌊p_supervised·C⌋ clients are supervised, the next ⌊p_pu·C⌋ are
+    PU (PULSE), the rest unsupervised (MixIT).
     """
 
     speech: AudioSetParams
     noise: AudioSetParams
-    n_clients: int = Field(16, ge=1)
-    speech_partition: Literal["speaker_groups", "iid"] = "speaker_groups"
-    noise_partition: Literal["iid", "classes", "dirichlet"] = "iid"
+    partition: PARTITIONERS.type = PARTITIONERS.field({"name": "group", "n_clients": 16})
+    held_out: HeldOutParams = Field(default_factory=lambda: HeldOutParams(fraction=0.2))
+    noise_partition: Literal["iid", "classes", "dirichlet"] = Field(
+        "iid",
+        description="noise per client: every class, classes_per_client of them, or "
+        "Dirichlet(dirichlet_alpha) class proportions",
+    )
     classes_per_client: int = Field(2, ge=1)
     dirichlet_alpha: float = Field(0.5, gt=0)
     n_noises: Literal[1, 2] = 1
-    snr_range_db: tuple[float, float] | None = None
+    snr_range_db: tuple[float, float] | None = Field(
+        None, description="(lo, hi): SNR ~ U[lo, hi] dB; None: natural levels"
+    )
     chunk_seconds: float = Field(4.0, gt=0)
-    sample_rate: int = Field(16000, ge=1000)
+    sample_rate: int = Field(16000, ge=1000, description="files are resampled to it")
+    speech_fill: Literal["pad", "loop"] = Field("pad", description="files shorter than a chunk")
+    noise_fill: Literal["pad", "loop"] = "loop"
     test_chunk_seconds: float | None = Field(
         None,
         gt=0,
@@ -97,17 +110,39 @@ class SEMixturesParams(SourceParams):
         description="extra_noise: FedEnhance's pool (half of each speaker's pairs give "
         "noise clips); noise_only: PULSE's clip of the same class, every utterance mixed",
     )
-    test_split: Literal["speakers", "manifest"] = "speakers"
-    test_fraction: float = Field(0.2, ge=0, lt=1)
-    test_snrs_db: list[float] | None = Field(default_factory=lambda: [-5.0, 0.0, 5.0, 10.0])
+    test_snrs_db: list[float] | None = Field(
+        default_factory=lambda: [-5.0, 0.0, 5.0, 10.0],
+        description="SNRs cycled over the test examples (None: natural levels)",
+    )
     max_test_examples: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
-    def _kinds_fit(self) -> SEMixturesParams:
-        n_sup = math.floor(self.p_supervised * self.n_clients)
-        if n_sup + math.floor(self.p_pu * self.n_clients) > self.n_clients:
-            raise ValueError("p_supervised + p_pu give more clients than n_clients")
+    def _consistent(self) -> Self:
+        lo_hi = self.snr_range_db
+        if lo_hi is not None and lo_hi[0] > lo_hi[1]:
+            raise ValueError(f"snr_range_db {lo_hi}: lo must be <= hi")
+        if self.test_snrs_db is not None and not self.test_snrs_db:
+            raise ValueError("test_snrs_db: give at least one SNR, or null for natural levels")
+        n = getattr(self.partition, "n_clients", None)
+        if n is not None:
+            check_kinds_fit(n, self.p_supervised, self.p_pu)
         return self
+
+    @property
+    def num_samples(self) -> int:
+        """Training example length in samples."""
+        return int(round(self.chunk_seconds * self.sample_rate))
+
+    @property
+    def test_num_samples(self) -> int:
+        """Test example length in samples."""
+        return int(round((self.test_chunk_seconds or self.chunk_seconds) * self.sample_rate))
+
+
+def check_kinds_fit(n_clients: int, p_supervised: float, p_pu: float) -> None:
+    """ValueError unless ⌊p_supervised·C⌋ + ⌊p_pu·C⌋ clients fit in C."""
+    if math.floor(p_supervised * n_clients) + math.floor(p_pu * n_clients) > n_clients:
+        raise ValueError(f"p_supervised + p_pu give more clients than the {n_clients} clients")
 
 
 def _subset(df: pd.DataFrame, max_files: int | None, by: str, seed: int) -> pd.DataFrame:
@@ -145,7 +180,7 @@ def client_kinds(n_clients: int, p_supervised: float, p_pu: float) -> np.ndarray
 def _materialise(spec: pd.DataFrame, clip: str, match_level: bool) -> dict[str, np.ndarray]:
     """Arrays of the spec's rows: mixture, speech, noise and the chosen noise clip,
     rescaled to the power of the mixture's noise if `match_level`."""
-    from raysim.data.mixtures import load_example
+    from raysim.data.se_examples import load_example
 
     out: dict[str, list[np.ndarray]] = {"mixture": [], "speech": [], "noise": [], "noise_clip": []}
     for _, row in spec.iterrows():
@@ -166,52 +201,35 @@ def se_mixtures(params: SEMixturesParams, seed: int) -> SourceData:
     Clean speech and the mixture's noise are kept only for supervised clients
     (zeros elsewhere), so unsupervised and PU clients cannot use them.
     """
-    from raysim.data.mixtures import MixtureConfig, build_mixture_spec
+    from raysim.data.se_recipe import build_mixture_spec
 
-    cfg = MixtureConfig(
-        n_clients=params.n_clients,
-        speech_partition=params.speech_partition,
-        noise_partition=params.noise_partition,
-        classes_per_client=params.classes_per_client,
-        dirichlet_alpha=params.dirichlet_alpha,
-        n_noises=params.n_noises,
-        snr_range_db=params.snr_range_db,
-        chunk_seconds=params.chunk_seconds,
-        sample_rate=params.sample_rate,
-        test_chunk_seconds=params.test_chunk_seconds,
-        extra_noise=params.noise_clip == "extra_noise",
-        noise_only=params.noise_clip == "noise_only",
-        p_supervised=params.p_supervised,
-        test_split=params.test_split,
-        test_fraction=params.test_fraction,
-        test_snrs_db=tuple(params.test_snrs_db) if params.test_snrs_db else None,
-        seed=seed,
-    )
     speech = load_audio_set(params.speech, "speech", seed)
     noise = load_audio_set(params.noise, "noise", seed)
-    spec = build_mixture_spec(speech, noise, cfg)
+    spec = build_mixture_spec(speech, noise, params, seed)
+    n_clients = int(spec["client_id"].max()) + 1
     train = spec[spec["split"] == "train"].sort_values("client_id", kind="stable")
     test = spec[spec["split"] == "test"].iloc[: params.max_test_examples]
     if test.empty:
         raise ValueError("data: the mixture recipe left no test examples")
     match_level = params.snr_range_db is not None
     arrays = _materialise(train, params.noise_clip, match_level)
-    kinds = client_kinds(params.n_clients, params.p_supervised, params.p_pu)
+    check_kinds_fit(n_clients, params.p_supervised, params.p_pu)
+    kinds = client_kinds(n_clients, params.p_supervised, params.p_pu)
     row_kind = kinds[train["client_id"].to_numpy()]
     arrays["kind"] = row_kind
     for key in ("speech", "noise"):
         arrays[key][row_kind != SUPERVISED] = 0.0
-    counts = np.bincount(train["client_id"].to_numpy(), minlength=params.n_clients)
+    counts = np.bincount(train["client_id"].to_numpy(), minlength=n_clients)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     test_arrays = _materialise(test, params.noise_clip, match_level)
     del test_arrays["noise_clip"]
     info = {
         "sample_rate": params.sample_rate,
-        "num_samples": cfg.num_samples,
+        "num_samples": params.num_samples,
         "client_kinds": [KIND_NAMES[int(k)] for k in kinds],
         "client_noise_classes": [
             sorted(train.loc[train["client_id"] == c, "noise_class"].unique().tolist())
-            for c in range(params.n_clients)
+            for c in range(n_clients)
         ],
     }
     return SourceData(ArrayClients(arrays, offsets), test_arrays, info)

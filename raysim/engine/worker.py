@@ -76,7 +76,7 @@ class ClientWorker:
         and optimizer set-up) are paid at start-up rather than inside round 1."""
         if len(self.clients) == 0:
             return
-        ctx = ClientContext(0, 0, self.seed, np.random.default_rng(0), self.device)
+        ctx = ClientContext(0, 0, self.seed, client_rng(self.seed, 0, 0), self.device)
         one_step = self.local.model_copy(update={"steps": 1, "epochs": 1})
         start = np.zeros(state_size(self.model), np.float32)
         payload = self.strategy.broadcast()

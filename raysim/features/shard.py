@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from raysim.data.audio import AudioError, load_audio
+from raysim.audio.io import AudioError, load_audio
 from raysim.features.base import Extractor, FeatureConfig, build_extractor
 from raysim.features.layout import FEATURES_COLUMN, with_metadata, write_atomic
 

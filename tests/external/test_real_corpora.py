@@ -22,11 +22,11 @@ def test_se_mixtures_from_real_speech_and_noise(shared_data):
             "source": "se_mixtures",
             "speech": {"corpus": "fsdd", "root": str(shared_data / "fsdd"), "max_files": 60},
             "noise": {"corpus": "esc10", "root": str(shared_data / "esc10"), "max_files": 20},
-            "n_clients": 2,
+            "partition": {"name": "group", "n_clients": 2},
             "chunk_seconds": 0.5,
             "sample_rate": 8000,
             "p_supervised": 0.5,
-            "test_split": "manifest",
+            "held_out": {"by": "split"},
             "test_snrs_db": [0.0],
             "max_test_examples": 4,
         }  # fmt: skip

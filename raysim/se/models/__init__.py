@@ -1,5 +1,5 @@
 """Speech-enhancement models (pure PyTorch), registered in `raysim.registry.SE_MODELS`
-with their params in `raysim.se.models.params`."""
+with their params in `raysim.tasks.se_model_params` (torch-free)."""
 
 from __future__ import annotations
 

@@ -6,18 +6,19 @@ chunks (file + offset in samples at the configured rate) it mixes, the noise gai
 an extra noise clip for MixIT and a noise-only clip for PU learning. The recipe follows
 FedEnhance (Tzinis et al. 2021) and PULSE (Ito & Sugiyama 2023), see METHODS.md:
 
-* clients are contiguous groups of sorted speakers (or IID utterance shards); noise per
+* clients are contiguous groups of sorted speakers (or IID utterance shards, or any
+  group partition of speakers: ``data.partition``); noise per
   client is IID, a fixed subset of classes, or Dirichlet-skewed over classes;
 * per speaker, half of the (utterance, noise) pairs become mixtures and the other half's
   noise clips form that speaker's extra-noise pool (MixIT's second mixture);
 * the noise-only clip comes from another file of the same class, else from a part of the
   same file that does not overlap the example's noise;
 * the first ``floor(p_supervised * C)`` clients are supervised;
-* test examples come from held-out speakers (or the manifests' test rows) and held-out
-  noise files, at a fixed set of SNRs.
+* test examples come from held-out speakers (or the manifests' test rows:
+  ``data.held_out``) and held-out noise files, at a fixed set of SNRs.
 
 Gains are resolved while building (the chunks are decoded once), so a row is a complete
-recipe: :func:`load_example` rebuilds the arrays exactly and the SNR of
+recipe: :func:`raysim.data.se_examples.load_example` rebuilds the arrays exactly and the SNR of
 ``speech`` against ``noise_gain * sum(noises)`` on the chunk equals ``snr_db``.
 """
 
@@ -25,18 +26,24 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 
-from raysim.data.audio import load_audio
+from raysim.audio.cache import PROCESS_CACHE, AudioCache, chunk
 from raysim.data.manifest import validate_manifest
+from raysim.registry import PARTITIONERS
+from raysim.rng import FOLD_DEAL_SEED, MixtureStream, stream
+
+if TYPE_CHECKING:
+    from raysim.data.held_out import HeldOutParams
+    from raysim.data.se_sources import SEMixturesParams
+
+#: the partitioners that split speech into clients (groups are speakers)
+SPEECH_PARTITIONERS = ("group", "iid")
 
 SPEC_COLUMNS: tuple[str, ...] = (
     "example_id",
@@ -69,154 +76,10 @@ SPEC_COLUMNS: tuple[str, ...] = (
 _OFFSET_COLUMNS = [c for c in SPEC_COLUMNS if c.endswith("_offset")]
 _SILENT = 1e-10  # mean power below this (-100 dBFS) counts as digital silence
 _TRIES_PER_FILE, _FILE_TRIES = 4, 5
-# Random-stream tags, so that each purpose and client has its own Generator.
-_SPLIT_STREAM, _PARTITION_STREAM, _CLIENT_STREAM, _TEST_STREAM = 1, 2, 3, 4
 
 
 class MixtureError(ValueError):
     """Inputs from which the requested mixtures cannot be built."""
-
-
-@dataclass(frozen=True)
-class MixtureConfig:
-    """How to build a federated SE set (defaults: FedEnhance's LibriFSD50K setting).
-
-    n_clients: C, the number of clients.
-    speech_partition: ``speaker_groups`` (sorted speakers split into C contiguous disjoint
-        groups, FedEnhance) or ``iid`` (utterances shuffled into C equal shards).
-    noise_partition: ``iid`` (every client draws from all training noise), ``classes``
-        (client c draws only from its `classes_per_client` classes) or ``dirichlet``
-        (client class proportions ~ Dir(`dirichlet_alpha`)).
-    n_noises: 1 or 2 noise sources per mixture.
-    snr_range_db: ``(lo, hi)``: SNR ~ U[lo, hi] dB of speech against the summed noises;
-        ``None``: natural levels (no rescaling; the measured SNR is recorded).
-    chunk_seconds, sample_rate: example length and rate (files are resampled).
-    test_chunk_seconds: length of the test examples (``None``: `chunk_seconds`). Longer
-        held-out clips let STOI and PESQ score items that short training chunks would
-        leave undefined.
-    speech_fill, noise_fill: how files shorter than a chunk are extended: zero ``pad`` or
-        ``loop``.
-    extra_noise: build MixIT's extra-noise pool (half of each speaker's pairs).
-    noise_only: add a noise-only clip per example (PU learning).
-    p_supervised: the first ``floor(p_supervised * C)`` clients are supervised.
-    test_split: ``speakers``: hold out `test_fraction` of the speakers and of each noise
-        class's files; ``manifest``: use the manifests' ``split == "test"`` rows (noise:
-        held-out fraction per class when the noise manifest has no test rows).
-    test_snrs_db: SNRs cycled over the test examples (``None``: natural levels).
-    seed: every random choice derives from it.
-    """
-
-    n_clients: int = 16
-    speech_partition: Literal["speaker_groups", "iid"] = "speaker_groups"
-    noise_partition: Literal["iid", "classes", "dirichlet"] = "iid"
-    classes_per_client: int = 2
-    dirichlet_alpha: float = 0.5
-    n_noises: int = 1
-    snr_range_db: tuple[float, float] | None = None
-    chunk_seconds: float = 4.0
-    sample_rate: int = 16000
-    test_chunk_seconds: float | None = None
-    speech_fill: Literal["pad", "loop"] = "pad"
-    noise_fill: Literal["pad", "loop"] = "loop"
-    extra_noise: bool = True
-    noise_only: bool = True
-    p_supervised: float = 0.0
-    test_split: Literal["speakers", "manifest"] = "speakers"
-    test_fraction: float = 0.2
-    test_snrs_db: tuple[float, ...] | None = (-5.0, 0.0, 5.0, 10.0)
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        def bad(field: str, why: str) -> MixtureError:
-            return MixtureError(f"MixtureConfig.{field}={getattr(self, field)!r}: {why}")
-
-        choices = {
-            "speech_partition": ("speaker_groups", "iid"),
-            "noise_partition": ("iid", "classes", "dirichlet"),
-            "speech_fill": ("pad", "loop"),
-            "noise_fill": ("pad", "loop"),
-            "test_split": ("speakers", "manifest"),
-        }
-        for field, allowed in choices.items():
-            if getattr(self, field) not in allowed:
-                raise bad(field, f"expected one of {', '.join(allowed)}")
-        if self.n_clients < 1:
-            raise bad("n_clients", "must be >= 1")
-        if self.n_noises not in (1, 2):
-            raise bad("n_noises", "must be 1 or 2")
-        if self.classes_per_client < 1:
-            raise bad("classes_per_client", "must be >= 1")
-        if self.dirichlet_alpha <= 0:
-            raise bad("dirichlet_alpha", "must be > 0")
-        if self.snr_range_db is not None and (
-            len(self.snr_range_db) != 2 or self.snr_range_db[0] > self.snr_range_db[1]
-        ):
-            raise bad("snr_range_db", "must be (lo, hi) with lo <= hi, or None")
-        if self.chunk_seconds <= 0 or self.sample_rate <= 0:
-            raise bad("chunk_seconds", "chunk_seconds and sample_rate must be > 0")
-        if self.test_chunk_seconds is not None and self.test_chunk_seconds <= 0:
-            raise bad("test_chunk_seconds", "must be > 0 or None")
-        if not 0 <= self.p_supervised <= 1:
-            raise bad("p_supervised", "must be in [0, 1]")
-        if not 0 <= self.test_fraction < 1:
-            raise bad("test_fraction", "must be in [0, 1)")
-        if self.test_snrs_db is not None and len(self.test_snrs_db) == 0:
-            raise bad("test_snrs_db", "must be non-empty or None")
-
-    @property
-    def num_samples(self) -> int:
-        """Chunk length in samples."""
-        return int(round(self.chunk_seconds * self.sample_rate))
-
-    @property
-    def test_num_samples(self) -> int:
-        """Test example length in samples."""
-        seconds = self.test_chunk_seconds or self.chunk_seconds
-        return int(round(seconds * self.sample_rate))
-
-
-class AudioCache:
-    """Decoded files (mono float32 at one rate) kept per process, least recently used out.
-
-    Bounded by the bytes held (`max_bytes`), so long corpora cannot exhaust memory.
-    Returned arrays are read-only: they are shared between callers.
-    """
-
-    def __init__(self, max_bytes: int = 256 * 2**20):
-        self.max_bytes = int(max_bytes)
-        self._items: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
-        self._bytes = 0
-
-    def load(self, path: str, sample_rate: int) -> np.ndarray:
-        """The file at `sample_rate`, decoded once while it stays in the cache."""
-        key = (str(path), int(sample_rate))
-        wave = self._items.get(key)
-        if wave is not None:
-            self._items.move_to_end(key)
-            return wave
-        wave, _ = load_audio(path, sample_rate)
-        wave.flags.writeable = False
-        self._items[key] = wave
-        self._bytes += wave.nbytes
-        while self._bytes > self.max_bytes and len(self._items) > 1:
-            _, old = self._items.popitem(last=False)
-            self._bytes -= old.nbytes
-        return wave
-
-
-_PROCESS_CACHE = AudioCache()
-
-
-def chunk(wave: np.ndarray, offset: int, n: int, fill: str) -> np.ndarray:
-    """`n` samples from `offset`; past the end: zeros (``pad``) or wrap around (``loop``)."""
-    if offset + n <= len(wave):
-        return np.array(wave[offset : offset + n], dtype=np.float32)
-    if fill == "loop":
-        return np.take(wave, (offset + np.arange(n)) % len(wave)).astype(np.float32)
-    out = np.zeros(n, dtype=np.float32)
-    part = wave[offset : offset + n]
-    out[: len(part)] = part
-    return out
 
 
 def _power(x: np.ndarray) -> float:
@@ -265,7 +128,7 @@ class _Builder:
         self,
         speech: pd.DataFrame,
         noise: pd.DataFrame,
-        cfg: MixtureConfig,
+        cfg: SEMixturesParams,
         cache: AudioCache,
         n: int | None = None,
     ):
@@ -396,26 +259,46 @@ def _prepare(df: pd.DataFrame, name: str, needs_class: bool) -> pd.DataFrame:
     return out
 
 
+def _held_out_speakers(speakers: list, held_out: HeldOutParams, rng: np.random.Generator) -> set:
+    """The speakers `held_out` names: listed, a fold of a fixed deal, or a seeded share
+    (rounded up, at least one speaker kept for training)."""
+    if held_out.groups is not None:
+        unknown = set(held_out.groups) - set(speakers)
+        if unknown:
+            raise MixtureError(f"data.held_out.groups: no speech of speakers {sorted(unknown)}")
+        return set(held_out.groups)
+    if held_out.folds is not None:
+        if held_out.folds > len(speakers):
+            raise MixtureError(
+                f"data.held_out.folds={held_out.folds}: only {len(speakers)} speakers"
+            )
+        dealt = np.random.default_rng(FOLD_DEAL_SEED).permutation(np.array(speakers, dtype=object))
+        return set(np.array_split(dealt, held_out.folds)[held_out.fold])
+    n_test = min(math.ceil(held_out.fraction * len(speakers)), len(speakers) - 1)
+    return set(rng.permutation(np.array(speakers, dtype=object))[:n_test])
+
+
 def _split(
-    speech: pd.DataFrame, noise: pd.DataFrame, cfg: MixtureConfig, rng: np.random.Generator
+    speech: pd.DataFrame, noise: pd.DataFrame, cfg: SEMixturesParams, rng: np.random.Generator
 ) -> tuple[pd.Index, pd.Index, pd.Index, pd.Index]:
     """Row ids of (train speech, test speech, train noise, test noise)."""
-    if cfg.test_split == "manifest":
-        test_speech = speech.index[speech["split"] == "test"]
+    held_out = cfg.held_out
+    by_split = held_out.by == "split"
+    if by_split:
+        test_speech = speech.index[speech["split"] == held_out.split_value]
     else:
         speakers = sorted(speech["speaker"].unique(), key=_sort_key)
-        n_test = min(math.ceil(cfg.test_fraction * len(speakers)), len(speakers) - 1)
-        held = set(rng.permutation(np.array(speakers, dtype=object))[:n_test])
+        held = _held_out_speakers(speakers, held_out, rng)
         test_speech = speech.index[speech["speaker"].isin(held)]
-    noise_test_rows = noise.index[noise["split"] == "test"]
-    if cfg.test_split == "manifest" and len(noise_test_rows):
+    noise_test_rows = noise.index[noise["split"] == held_out.split_value]
+    if by_split and len(noise_test_rows):
         test_noise = noise_test_rows
     else:
         held_rows = []
         by_class = _rows_by_class(noise, noise.index)
         for cls in sorted(by_class, key=_class_key):
             rows = rng.permutation(by_class[cls])
-            k = min(math.ceil(cfg.test_fraction * len(rows)), len(rows) - 1)  # keep 1 to train
+            k = min(math.ceil(held_out.fraction * len(rows)), len(rows) - 1)  # keep 1 to train
             held_rows.extend(rows[:k])
         test_noise = pd.Index(sorted(held_rows))
     return (
@@ -427,27 +310,32 @@ def _split(
 
 
 def _speech_clients(
-    speech: pd.DataFrame, rows: pd.Index, cfg: MixtureConfig, rng: np.random.Generator
+    speech: pd.DataFrame, rows: pd.Index, cfg: SEMixturesParams, seed: int, rng: np.random.Generator
 ) -> list[pd.Index]:
-    if cfg.speech_partition == "speaker_groups":
-        speakers = sorted(speech.loc[rows, "speaker"].unique(), key=_sort_key)
-        if len(speakers) < cfg.n_clients:
-            raise MixtureError(
-                f"n_clients={cfg.n_clients} exceeds the {len(speakers)} "
-                "training speakers; lower it or use speech_partition='iid'"
-            )
-        groups = np.array_split(np.array(speakers, dtype=object), cfg.n_clients)
-        return [rows[speech.loc[rows, "speaker"].isin(set(g))] for g in groups]
-    if len(rows) < cfg.n_clients:
-        raise MixtureError(f"n_clients={cfg.n_clients} exceeds the {len(rows)} utterances")
-    return [pd.Index(sorted(part)) for part in np.array_split(rng.permutation(rows), cfg.n_clients)]
+    """Training utterances by client, through the shared partitioners: groups are
+    speakers (numeric ids in numeric order), rows in manifest order within a client."""
+    part = cfg.partition
+    if part.name not in SPEECH_PARTITIONERS:
+        raise MixtureError(
+            f"data.partition.name={part.name!r}: SE mixtures split speech by "
+            f"{' or '.join(SPEECH_PARTITIONERS)}"
+        )
+    speakers = sorted(speech.loc[rows, "speaker"].unique(), key=_sort_key)
+    codes = speech.loc[rows, "speaker"].map({s: i for i, s in enumerate(speakers)}).to_numpy()
+    # iid draws from the recipe's own partition stream, before the noise partition's draws
+    extra = {"rng": rng} if part.name == "iid" else {}
+    try:
+        split = PARTITIONERS.build(part, codes, seed, codes, **extra)
+    except ValueError as err:
+        raise MixtureError(f"data.partition: {err} ({len(speakers)} training speakers)") from None
+    return [rows[np.sort(ix)] for ix in split.indices]
 
 
 def _class_probs(
-    classes: list, cfg: MixtureConfig, rng: np.random.Generator, counts: dict
+    classes: list, cfg: SEMixturesParams, C: int, rng: np.random.Generator, counts: dict
 ) -> list[dict]:
-    """Per client: class → probability, following `noise_partition`."""
-    C, K = cfg.n_clients, len(classes)
+    """Per client (of `C`): class → probability, following `noise_partition`."""
+    K = len(classes)
     if cfg.noise_partition == "iid":
         return [{c: float(counts[c]) for c in classes}] * C
     if cfg.noise_partition == "dirichlet":
@@ -473,7 +361,8 @@ def _class_probs(
 def build_mixture_spec(
     speech: pd.DataFrame,
     noise: pd.DataFrame,
-    config: MixtureConfig | None = None,
+    params: SEMixturesParams,
+    seed: int,
     *,
     cache: AudioCache | None = None,
 ) -> pd.DataFrame:
@@ -481,37 +370,38 @@ def build_mixture_spec(
 
     `speech` needs a ``speaker`` on every row; `noise` needs ``noise_class`` (or
     ``label``) unless ``noise_partition="iid"``. Offsets are in samples at
-    ``config.sample_rate``; ``client_id`` is -1 for test rows. Same inputs and seed give
+    ``params.sample_rate``; ``client_id`` is -1 for test rows. Same inputs and seed give
     the same table.
     """
-    cfg = config or MixtureConfig()
+    cfg = params
     b = _Builder(
         _prepare(speech, "speech", False),
         _prepare(noise, "noise", cfg.noise_partition != "iid"),
         cfg,
-        cache or _PROCESS_CACHE,
+        cache or PROCESS_CACHE,
     )
     train_s, test_s, train_n, test_n = _split(
-        b.speech, b.noise, cfg, _stream(cfg.seed, _SPLIT_STREAM)
+        b.speech, b.noise, cfg, stream(seed, MixtureStream.SPLIT)
     )
     if train_s.empty or train_n.empty:
         raise MixtureError("no training speech or noise left after holding out the test set")
-    part_rng = _stream(cfg.seed, _PARTITION_STREAM)
-    clients = _speech_clients(b.speech, train_s, cfg, part_rng)
+    part_rng = stream(seed, MixtureStream.PARTITION)
+    clients = _speech_clients(b.speech, train_s, cfg, seed, part_rng)
     by_class = _rows_by_class(b.noise, train_n)
     classes = sorted(by_class, key=_class_key)
-    probs = _class_probs(classes, cfg, part_rng, {c: len(r) for c, r in by_class.items()})
-    n_sup = math.floor(cfg.p_supervised * cfg.n_clients)
+    counts = {c: len(r) for c, r in by_class.items()}
+    probs = _class_probs(classes, cfg, len(clients), part_rng, counts)
+    n_sup = math.floor(cfg.p_supervised * len(clients))
     rows: list[dict] = []
     for c, utts in enumerate(clients):
-        rng = _stream(cfg.seed, _CLIENT_STREAM, c)
+        rng = stream(seed, MixtureStream.CLIENT, c)
         pool = _NoisePool(by_class, probs[c], rng)
         snr = (lambda r=rng: float(r.uniform(*cfg.snr_range_db))) if cfg.snr_range_db else None
         rows += _client_rows(b, utts, pool, rng, snr, client=c, supervised=c < n_sup, split="train")
     if len(test_s):
         if test_n.empty:
             raise MixtureError("test speech was held out but no noise file is left for it")
-        rng = _stream(cfg.seed, _TEST_STREAM)
+        rng = stream(seed, MixtureStream.TEST)
         test_by_class = _rows_by_class(b.noise, test_n)
         pool = _NoisePool(test_by_class, {c: len(r) for c, r in test_by_class.items()}, rng)
         snrs = itertools.cycle(cfg.test_snrs_db or [None])
@@ -523,10 +413,6 @@ def build_mixture_spec(
     for col in _OFFSET_COLUMNS:
         spec[col] = spec[col].astype("Int64")
     return spec
-
-
-def _stream(seed: int, *keys: int) -> np.random.Generator:
-    return np.random.default_rng([int(seed), *keys])
 
 
 def _class_key(cls: str | None) -> tuple[bool, str]:
@@ -560,7 +446,11 @@ def _client_rows(
     for spk in speakers:
         own = rng.permutation(np.asarray(utts[speech.loc[utts, "speaker"] == spk]))
         # FedEnhance: half the pairs are mixtures, the other half's noise clips are extras.
-        n_mix = math.ceil(len(own) / 2) if cfg.extra_noise and split == "train" else len(own)
+        n_mix = (
+            math.ceil(len(own) / 2)
+            if cfg.noise_clip == "extra_noise" and split == "train"
+            else len(own)
+        )
         extras = [
             _draw_noise(b, rng, pool, pool.draw_class(), [], "extra noise") for _ in own[n_mix:]
         ]
@@ -581,13 +471,13 @@ def _client_rows(
                 gain = math.sqrt(ps / (pn * 10 ** (snr_db / 10)))
             extra = (
                 _pick_extra(b, rng, pool, extras, client_extra, noises, k)
-                if cfg.extra_noise
+                if cfg.noise_clip == "extra_noise"
                 else None
             )
             # PULSE: the noise-only clip is another file, or another part of the same file.
             only = (
                 _draw_noise(b, rng, pool, noises[0].cls, noises, "noise-only")
-                if cfg.noise_only
+                if cfg.noise_clip == "noise_only"
                 else None
             )
             out.append(
@@ -669,86 +559,3 @@ def _pick_extra(
     own_files = {x.path for x in noises}
     ordered = candidates[k % len(candidates) :] + candidates[: k % len(candidates)]
     return next((x for x in ordered if x.path not in own_files), ordered[0])
-
-
-@dataclass
-class MixtureExample:
-    """One materialised example (float32 arrays of ``num_samples``)."""
-
-    mixture: np.ndarray  # speech + noise
-    speech: np.ndarray
-    noises: np.ndarray  # (n_noises, T), each already scaled by the noise gain
-    extra_noise: np.ndarray | None  # MixIT's second mixture, natural level
-    noise_only: np.ndarray | None  # PU positive example, natural level
-
-    @property
-    def noise(self) -> np.ndarray:
-        """The summed (scaled) noise in the mixture."""
-        return self.noises.sum(axis=0)
-
-
-def load_example(row: Mapping | pd.Series, *, cache: AudioCache | None = None) -> MixtureExample:
-    """Rebuild one spec row's arrays (decoded files cached per process)."""
-    cache = cache or _PROCESS_CACHE
-    sr, n = int(row["sample_rate"]), int(row["num_samples"])
-
-    def clip(prefix: str, fill: str) -> np.ndarray | None:
-        path = row.get(f"{prefix}_path")
-        if path is None or (isinstance(path, float) and math.isnan(path)):
-            return None
-        return chunk(cache.load(path, sr), int(row[f"{prefix}_offset"]), n, fill)
-
-    speech = clip("speech", row["speech_fill"])
-    parts = [clip(p, row["noise_fill"]) for p in ("noise", "noise2")]
-    gain = np.float32(row["noise_gain"])
-    noises = np.stack([p * gain for p in parts if p is not None])
-    return MixtureExample(
-        mixture=speech + noises.sum(axis=0),
-        speech=speech,
-        noises=noises,
-        extra_noise=clip("extra_noise", row["noise_fill"]),
-        noise_only=clip("noise_only", row["noise_fill"]),
-    )
-
-
-def write_mixtures(
-    spec: pd.DataFrame, out_dir: str | Path, *, cache: AudioCache | None = None
-) -> pd.DataFrame:
-    """Write every example as PCM_16 WAVs and the spec as ``mixtures.parquet``.
-
-    Files: ``train/client0003/{example_id}_{role}.wav`` (``test/…`` for the test set), roles
-    mixture, speech, noise1[, noise2][, extra_noise][, noise_only]. An example whose peak
-    would clip is scaled down as a whole (column ``write_scale``), which keeps its SNR.
-    Returns the spec with a ``{role}_wav`` column per role.
-    """
-    out_dir = Path(out_dir)
-    table = spec.copy()
-    written: dict[str, list] = {}
-    scales = []
-    for i, (_, row) in enumerate(spec.iterrows()):
-        ex = load_example(row, cache=cache)
-        arrays = {
-            "mixture": ex.mixture,
-            "speech": ex.speech,
-            **{f"noise{k + 1}": x for k, x in enumerate(ex.noises)},
-            "extra_noise": ex.extra_noise,
-            "noise_only": ex.noise_only,
-        }
-        peak = max(float(np.abs(x).max()) for x in arrays.values() if x is not None)
-        scale = min(1.0, 0.99 / peak) if peak > 0 else 1.0
-        scales.append(scale)
-        folder = out_dir / row["split"]
-        if row["client_id"] >= 0:
-            folder = folder / f"client{int(row['client_id']):04d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        for role, x in arrays.items():
-            column = written.setdefault(f"{role}_wav", [None] * len(spec))
-            if x is not None:
-                path = folder / f"{row['example_id']}_{role}.wav"
-                sf.write(path, x * scale, int(row["sample_rate"]), subtype="PCM_16")
-                column[i] = str(path)
-    for column, values in written.items():
-        table[column] = values
-    table["write_scale"] = scales
-    table.to_parquet(out_dir / "mixtures.parquet", index=False)
-    return table
