@@ -316,3 +316,16 @@ def test_procedural_corpus_feeds_the_recipe(tmp_path):
     assert (train["noise_gain"] == 1.0).all() and train["snr_db"].between(-20, 30).all()
     ex = load_example(spec.iloc[0])
     assert ex.mixture.shape == (24000,) and ex.extra_noise is not None
+
+
+def test_held_out_speakers_by_name_or_by_fold(speech, noise):
+    def test_speakers(held_out: dict) -> set:
+        spec = _build(speech, noise, n_clients=2, held_out={**held_out, "fraction": 1 / 6})
+        return set(spec.loc[spec["split"] == "test", "speaker"])
+
+    speakers = sorted(speech["speaker"].unique())
+    assert test_speakers({"groups": speakers[:2]}) == set(speakers[:2])
+    folds = [test_speakers({"folds": 3, "fold": k}) for k in range(3)]
+    assert set().union(*folds) == set(speakers) and sum(map(len, folds)) == len(speakers)
+    with pytest.raises(MixtureError, match="no speech of speakers"):
+        test_speakers({"groups": ["nobody"]})

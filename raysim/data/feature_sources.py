@@ -22,7 +22,7 @@ from raysim.data.clients import ArrayClients
 from raysim.data.held_out import HeldOutParams
 from raysim.data.sources import PathSourceParams, SourceData, SourceParams
 from raysim.registry import PARTITIONERS
-from raysim.rng import FOLD_DEAL_SEED, Stream, stream
+from raysim.rng import Stream, stream
 
 
 class FeatureStoreParams(PathSourceParams):
@@ -70,9 +70,7 @@ def held_out_mask(
             if params.folds > len(names):
                 msg = f"data.held_out.folds={params.folds} but only {len(names)} groups"
                 raise ValueError(msg)
-            # fixed deal (not the run seed): every seed and mode sees the same folds
-            dealt = np.random.default_rng(FOLD_DEAL_SEED).permutation(names)
-            chosen = set(np.array_split(dealt, params.folds)[params.fold])
+            chosen = params.fold_groups(names)
         else:
             n = max(1, int(round(params.fraction * len(names)))) if params.fraction else 0
             if n >= len(names):

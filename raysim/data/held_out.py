@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from raysim.registry import Params
+from raysim.rng import FOLD_DEAL_SEED
 
 
 class HeldOutParams(Params):
@@ -28,6 +30,12 @@ class HeldOutParams(Params):
     )
     fold: int = Field(0, ge=0, description="groups: which of the `folds` folds is held out")
     split_value: str = Field("test", description="split: rows whose split column equals this")
+
+    def fold_groups(self, names: np.ndarray) -> set:
+        """The groups of fold `fold` when `names` (in a fixed order) are dealt into
+        `folds` folds; the deal ignores the run seed, so every run sees the same folds."""
+        dealt = np.random.default_rng(FOLD_DEAL_SEED).permutation(names)
+        return set(np.array_split(dealt, self.folds)[self.fold])
 
     @model_validator(mode="after")
     def _fold_in_range(self) -> Self:

@@ -36,7 +36,7 @@ import pandas as pd
 from raysim.audio.cache import PROCESS_CACHE, AudioCache, chunk
 from raysim.data.manifest import validate_manifest
 from raysim.registry import PARTITIONERS
-from raysim.rng import FOLD_DEAL_SEED, MixtureStream, stream
+from raysim.rng import MixtureStream, stream
 
 if TYPE_CHECKING:
     from raysim.data.held_out import HeldOutParams
@@ -272,8 +272,7 @@ def _held_out_speakers(speakers: list, held_out: HeldOutParams, rng: np.random.G
             raise MixtureError(
                 f"data.held_out.folds={held_out.folds}: only {len(speakers)} speakers"
             )
-        dealt = np.random.default_rng(FOLD_DEAL_SEED).permutation(np.array(speakers, dtype=object))
-        return set(np.array_split(dealt, held_out.folds)[held_out.fold])
+        return held_out.fold_groups(np.array(speakers, dtype=object))
     n_test = min(math.ceil(held_out.fraction * len(speakers)), len(speakers) - 1)
     return set(rng.permutation(np.array(speakers, dtype=object))[:n_test])
 
