@@ -329,3 +329,11 @@ def test_held_out_speakers_by_name_or_by_fold(speech, noise):
     assert set().union(*folds) == set(speakers) and sum(map(len, folds)) == len(speakers)
     with pytest.raises(MixtureError, match="no speech of speakers"):
         test_speakers({"groups": ["nobody"]})
+
+
+def test_held_out_share_defaults_to_a_fifth_whether_or_not_the_section_is_written():
+    assert _params(held_out={"by": "split"}).held_out.fraction == 0.2
+    unwritten = DATA_SOURCES.parse(
+        {"source": "se_mixtures", "speech": {"manifest": "s"}, "noise": {"manifest": "n"}}
+    )
+    assert unwritten.held_out.fraction == 0.2

@@ -64,6 +64,15 @@ class AudioSetParams(Params):
         return self
 
 
+class SEHeldOutParams(HeldOutParams):
+    """The shared held-out split with the SE recipes' own default share (FedEnhance's
+    20 % of speakers and of each noise class's files), written or not."""
+
+    fraction: float = Field(
+        0.2, ge=0, lt=1, description="share of speakers (by groups) and of noise files held out"
+    )
+
+
 class SEMixturesParams(SourceParams):
     """Federated SE mixtures from a speech and a noise set (`raysim.data.se_recipe`).
 
@@ -81,7 +90,7 @@ class SEMixturesParams(SourceParams):
     speech: AudioSetParams
     noise: AudioSetParams
     partition: PARTITIONERS.type = PARTITIONERS.field({"name": "group", "n_clients": 16})
-    held_out: HeldOutParams = Field(default_factory=lambda: HeldOutParams(fraction=0.2))
+    held_out: SEHeldOutParams = Field(default_factory=lambda: SEHeldOutParams())
     noise_partition: Literal["iid", "classes", "dirichlet"] = Field(
         "iid",
         description="noise per client: every class, classes_per_client of them, or "
