@@ -18,6 +18,7 @@ Adding an implementation is one file plus one line in the table below.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import Annotated, Any
 
@@ -47,6 +48,7 @@ class Named(Params):
     name: str
 
 
+@functools.cache  # resolved once per process: workers look up e.g. the optimizer per client
 def load_attr(path: str) -> Any:
     """Import 'module:attr'."""
     module, attr = path.split(":")

@@ -18,7 +18,6 @@ The driver runs it as ``ray.remote(Aggregator)`` and calls its methods directly.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +107,9 @@ class Aggregator:
             eval=self.evaluate() if self._eval_due(r + 1) else {},
         )
         self.round += 1
-        self.round_lr.end_round(record.to_dict())
-        flat = replace(record, wall_s=time.perf_counter() - t0).to_dict()
+        flat = record.to_dict()
+        self.round_lr.end_round(flat)
+        flat["wall_s"] = time.perf_counter() - t0
         self.history.append(flat)
         ck = cfg.checkpoint
         if ck.dir and ck.every and self.round % ck.every == 0:
