@@ -337,3 +337,22 @@ def test_held_out_share_defaults_to_a_fifth_whether_or_not_the_section_is_writte
         {"source": "se_mixtures", "speech": {"manifest": "s"}, "noise": {"manifest": "n"}}
     )
     assert unwritten.held_out.fraction == 0.2
+
+
+def test_a_single_file_noise_class_is_split_in_time_not_dropped(speech, noise):
+    """One long file of a class: the test set takes its last fifth, training the rest."""
+    one = noise[noise["noise_class"] == "rain"].head(1)
+    rest = noise[noise["noise_class"] != "rain"]
+    noises = pd.concat([rest, one], ignore_index=True)
+    spec = _build(speech, noises, chunk_seconds=0.5, test_fraction=0.2, n_clients=4)
+    path = one["path"].iloc[0]
+    lo = int(len(CACHE.load(path, SR)) * 0.8)
+    test, train = spec[spec["split"] == "test"], spec[spec["split"] == "train"]
+    assert set(test["noise_class"]) == set(noise["noise_class"])  # rain included
+    in_test = test.loc[test["noise_path"] == path, "noise_offset"]
+    in_train = train.loc[train["noise_path"] == path, "noise_offset"]
+    assert len(in_test) and len(in_train)
+    assert (in_test >= lo).all() and (in_train + SR // 2 <= lo).all()
+
+    with pytest.raises(MixtureError, match=r"noise class 'rain' has one file.*too short"):
+        _build(speech, noises, chunk_seconds=3.0, test_fraction=0.2, n_clients=4)

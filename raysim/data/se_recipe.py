@@ -15,7 +15,9 @@ FedEnhance (Tzinis et al. 2021) and PULSE (Ito & Sugiyama 2023), see METHODS.md:
   same file that does not overlap the example's noise;
 * the first ``floor(p_supervised * C)`` clients are supervised;
 * test examples come from held-out speakers (or the manifests' test rows:
-  ``data.held_out``) and held-out noise files, at a fixed set of SNRs.
+  ``data.held_out``) and held-out noise files, at a fixed set of SNRs; a noise class
+  with a single file is split in time instead (the file's last share is test noise),
+  so every class reaches the test set.
 
 Gains are resolved while building (the chunks are decoded once), so a row is a complete
 recipe: :func:`raysim.data.se_examples.load_example` rebuilds the arrays exactly and the SNR of
@@ -131,13 +133,15 @@ class _Builder:
         cfg: SEMixturesParams,
         cache: AudioCache,
         n: int | None = None,
+        reserved: dict[str, list[tuple[int, int]]] | None = None,
     ):
         self.cfg, self.cache, self.n = cfg, cache, n or cfg.num_samples
         self.speech, self.noise = speech, noise
+        self.reserved = reserved or {}  # file → segments this split may not use
 
-    def with_length(self, n: int) -> _Builder:
-        """The same builder for examples of `n` samples (the test set's length)."""
-        return _Builder(self.speech, self.noise, self.cfg, self.cache, n)
+    def for_split(self, n: int, reserved: dict[str, list[tuple[int, int]]]) -> _Builder:
+        """The same builder for examples of `n` samples that avoid `reserved` segments."""
+        return _Builder(self.speech, self.noise, self.cfg, self.cache, n, reserved)
 
     def load(self, path: str) -> np.ndarray:
         return self.cache.load(path, self.cfg.sample_rate)
@@ -182,8 +186,9 @@ class _Builder:
             path = frame.at[row, "path"]
             cls = None if role == "speech" else frame.at[row, "_class"]
             wave = self.load(path)
+            avoid = taken.get(path, []) + self.reserved.get(path, [])
             for _ in range(_TRIES_PER_FILE):
-                offset = self.free_offset(rng, len(wave), taken.get(path, []))
+                offset = self.free_offset(rng, len(wave), avoid)
                 if offset is None:
                     tried.append(f"{path} (no free offset)")
                     break
@@ -277,10 +282,27 @@ def _held_out_speakers(speakers: list, held_out: HeldOutParams, rng: np.random.G
     return set(rng.permutation(np.array(speakers, dtype=object))[:n_test])
 
 
-def _split(
-    speech: pd.DataFrame, noise: pd.DataFrame, cfg: SEMixturesParams, rng: np.random.Generator
-) -> tuple[pd.Index, pd.Index, pd.Index, pd.Index]:
-    """Row ids of (train speech, test speech, train noise, test noise)."""
+@dataclass
+class _Split:
+    """Row ids of the train and test speech and noise, and the time split of the noise
+    files both sides share (file → first test sample)."""
+
+    train_speech: pd.Index
+    test_speech: pd.Index
+    train_noise: pd.Index
+    test_noise: pd.Index
+    shared_files: dict[str, int]
+
+    def reserved(self, split: str, b: _Builder) -> dict[str, list[tuple[int, int]]]:
+        """File → the segments the other split owns."""
+        if split == "train":
+            return {path: [(lo, len(b.load(path)))] for path, lo in self.shared_files.items()}
+        return {path: [(0, lo)] for path, lo in self.shared_files.items()}
+
+
+def _split(b: _Builder, rng: np.random.Generator) -> _Split:
+    """The held-out split of speech (speakers or split rows) and noise (files per class)."""
+    speech, noise, cfg = b.speech, b.noise, b.cfg
     held_out = cfg.held_out
     by_split = held_out.by == "split"
     if by_split:
@@ -290,6 +312,7 @@ def _split(
         held = _held_out_speakers(speakers, held_out, rng)
         test_speech = speech.index[speech["speaker"].isin(held)]
     noise_test_rows = noise.index[noise["split"] == held_out.split_value]
+    shared: dict[str, int] = {}
     if by_split and len(noise_test_rows):
         test_noise = noise_test_rows
     else:
@@ -297,15 +320,35 @@ def _split(
         by_class = _rows_by_class(noise, noise.index)
         for cls in sorted(by_class, key=_class_key):
             rows = rng.permutation(by_class[cls])
+            if len(rows) == 1 and held_out.fraction > 0:
+                path = noise.at[int(rows[0]), "path"]
+                shared[path] = _time_split(b, cls, path, held_out.fraction)
+                held_rows.append(int(rows[0]))
+                continue
             k = min(math.ceil(held_out.fraction * len(rows)), len(rows) - 1)  # keep 1 to train
             held_rows.extend(rows[:k])
         test_noise = pd.Index(sorted(held_rows))
-    return (
-        speech.index.difference(test_speech),
-        test_speech,
-        noise.index.difference(test_noise),
-        test_noise,
+    test_only = test_noise.difference(noise.index[noise["path"].isin(shared)])
+    train_noise = noise.index.difference(test_only)  # shared files serve both sides
+    return _Split(
+        speech.index.difference(test_speech), test_speech, train_noise, test_noise, shared
     )
+
+
+def _time_split(b: _Builder, cls: str | None, path: str, fraction: float) -> int:
+    """First test sample of a class's only file: its last `fraction` (at least one test
+    chunk) is test noise, the rest (at least one training chunk) training noise."""
+    length = len(b.load(path))
+    n_train, n_test = b.cfg.num_samples, b.cfg.test_num_samples
+    lo = min(int(length * (1 - fraction)), length - n_test)
+    if lo < n_train:
+        sr = b.cfg.sample_rate
+        raise MixtureError(
+            f"noise class {cls!r} has one file, {path} ({length / sr:.2f} s): too short to "
+            f"hold out a {n_test / sr:g} s test chunk and keep a {n_train / sr:g} s training "
+            "chunk; add files of this class, shorten the chunks, or drop the class"
+        )
+    return lo
 
 
 def _speech_clients(
@@ -379,8 +422,12 @@ def build_mixture_spec(
         cfg,
         cache or PROCESS_CACHE,
     )
-    train_s, test_s, train_n, test_n = _split(
-        b.speech, b.noise, cfg, stream(seed, MixtureStream.SPLIT)
+    split = _split(b, stream(seed, MixtureStream.SPLIT))
+    train_s, test_s, train_n, test_n = (
+        split.train_speech,
+        split.test_speech,
+        split.train_noise,
+        split.test_noise,
     )
     if train_s.empty or train_n.empty:
         raise MixtureError("no training speech or noise left after holding out the test set")
@@ -391,12 +438,15 @@ def build_mixture_spec(
     counts = {c: len(r) for c, r in by_class.items()}
     probs = _class_probs(classes, cfg, len(clients), part_rng, counts)
     n_sup = math.floor(cfg.p_supervised * len(clients))
+    train_b = b.for_split(cfg.num_samples, split.reserved("train", b))
     rows: list[dict] = []
     for c, utts in enumerate(clients):
         rng = stream(seed, MixtureStream.CLIENT, c)
         pool = _NoisePool(by_class, probs[c], rng)
         snr = (lambda r=rng: float(r.uniform(*cfg.snr_range_db))) if cfg.snr_range_db else None
-        rows += _client_rows(b, utts, pool, rng, snr, client=c, supervised=c < n_sup, split="train")
+        rows += _client_rows(
+            train_b, utts, pool, rng, snr, client=c, supervised=c < n_sup, split="train"
+        )
     if len(test_s):
         if test_n.empty:
             raise MixtureError("test speech was held out but no noise file is left for it")
@@ -405,7 +455,7 @@ def build_mixture_spec(
         pool = _NoisePool(test_by_class, {c: len(r) for c, r in test_by_class.items()}, rng)
         snrs = itertools.cycle(cfg.test_snrs_db or [None])
         snr = (lambda: float(next(snrs))) if cfg.test_snrs_db else None
-        test_b = b.with_length(cfg.test_num_samples)
+        test_b = b.for_split(cfg.test_num_samples, split.reserved("test", b))
         rows += _client_rows(test_b, test_s, pool, rng, snr, client=-1, supervised=True,
                              split="test")  # fmt: skip
     spec = pd.DataFrame(rows, columns=list(SPEC_COLUMNS))
