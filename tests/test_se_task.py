@@ -293,7 +293,42 @@ def test_evaluation_reports_the_input_baseline_of_the_metric_family_it_uses():
     eval_data = {"mixture": data["mixture"], "speech": data["speech"]}
     model = _task("sudormrf").build_model()
     snr = _task("sudormrf", eval={"metrics": ["si_snri"]}).evaluate(model, eval_data)
-    assert set(snr) == {"si_snri", "input_si_snr", "n_items"}
+    assert set(snr) == {"si_snri", "input_si_snr", "n_items", "unchanged_frac"}
     sdr = _task("sudormrf", eval={"metrics": ["si_sdri", "si_sdr"]}).evaluate(model, eval_data)
-    assert set(sdr) == {"si_sdri", "si_sdr", "input_si_sdr", "n_items"}
+    assert set(sdr) == {"si_sdri", "si_sdr", "input_si_sdr", "n_items", "unchanged_frac"}
     assert sdr["si_sdri"] == pytest.approx(sdr["si_sdr"] - sdr["input_si_sdr"], abs=1e-4)
+
+
+def test_evaluation_reports_input_stoi_and_the_models_gain_over_it():
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 8000
+    speech = (np.sin(2 * np.pi * 300 * t) * (np.sin(2 * np.pi * 3 * t) > 0))[None].repeat(3, 0)
+    eval_data = {"mixture": (speech + 0.5 * rng.normal(size=speech.shape)).astype(np.float32),
+                 "speech": speech.astype(np.float32)}  # fmt: skip
+    task = _task("sudormrf", eval={"metrics": ["si_sdri", "stoi", "sdr"]})
+    out = task.evaluate(task.build_model(), eval_data)
+    assert 0 < out["input_stoi"] < 1 and out["input_stoi_defined"] == 3
+    assert out["stoi_delta"] == pytest.approx(out["stoi"] - out["input_stoi"], abs=1e-5)
+    assert out["sdr_delta"] == pytest.approx(out["sdr"] - out["input_sdr"], abs=1e-4)
+
+
+def test_evaluation_warns_when_the_model_returns_its_input(caplog):
+    """A PULSE CNN whose logits are negative everywhere keeps every bin (mask 1[z < 0])."""
+    data = _client([SUPERVISED] * 4)
+    eval_data = {"mixture": data["mixture"], "speech": data["speech"]}
+    task = _task("pulse_cnn", kinds=("pu",))
+    model = task.build_model()
+    with torch.no_grad():
+        model.net[-1].bias.fill_(-10.0)
+        model.net[-1].weight.zero_()
+    with caplog.at_level("WARNING", logger="raysim.tasks.se"):
+        out = task.evaluate(model, eval_data)
+    assert out["unchanged_frac"] == 1.0 and abs(out["si_sdri"]) < 1e-3
+    assert "returned its input unchanged for 4 of 4" in caplog.text
+    with torch.no_grad():
+        model.net[-1].bias.fill_(0.0)
+        model.net[-1].weight.normal_()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="raysim.tasks.se"):
+        assert task.evaluate(model, eval_data)["unchanged_frac"] == 0.0
+    assert "unchanged" not in caplog.text

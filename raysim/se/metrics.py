@@ -146,6 +146,17 @@ def select_slot(
     return estimates[torch.arange(len(estimates)), best]
 
 
+UNCHANGED_TOLERANCE_DB = -60.0
+"""An output within this much of its input's energy (‖ŝ − x‖² / ‖x‖²) is unchanged."""
+
+
+def unchanged(est: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
+    """Per item (B,): True where the estimate equals the input within
+    `UNCHANGED_TOLERANCE_DB` (an all-ones mask, an identity separator)."""
+    err = (est - noisy).pow(2).sum(-1)
+    return err <= noisy.pow(2).sum(-1) * 10 ** (UNCHANGED_TOLERANCE_DB / 10)
+
+
 @torch.no_grad()
 def enhancement_scores(
     estimates: torch.Tensor,

@@ -44,13 +44,17 @@ from raysim.se import (
     snr_max_loss,
     supervised_fedenhance_loss,
 )
-from raysim.se.metrics import UNDEFINABLE, needs_torchmetrics
+from raysim.se.metrics import UNDEFINABLE, needs_torchmetrics, select_slot, unchanged
 from raysim.tasks.base import ClientContext, LocalData, Task
 from raysim.tasks.se_params import SEParams
 
 PAIR_LOSSES = {"snr_max": snr_max_loss, "neg_si_snr": neg_si_snr}
 _THREE_SLOTS = {"fedenhance", "mixit"}  # FedEnhance's objectives: slots speech, noise, noise
 _LOG_EPS = 1e-8
+DELTA_METRICS = ("sdr", "pesq", "stoi")
+"""Metrics reported with the input's score and the gain over it (`<name>_delta`)."""
+DELTA_SUFFIX = "_delta"
+UNCHANGED = "unchanged_frac"
 
 Batch = dict[str, torch.Tensor]
 log = logging.getLogger(__name__)
@@ -69,6 +73,7 @@ class SpeechEnhancement(Task):
         super().__init__(params, info)
         self.sample_rate = int(info.get("sample_rate", 16000))
         self.kinds_present = set(info.get("client_kinds", [KIND_NAMES[UNSUPERVISED]]))
+        self._input_cache: tuple[tuple[int, int], dict[str, torch.Tensor]] | None = None
         self._objectives: dict[int, Callable[[nn.Module, Batch, ClientContext], torch.Tensor]] = {
             SUPERVISED: self._supervised,
             UNSUPERVISED: self._unsupervised,
@@ -192,18 +197,39 @@ class SpeechEnhancement(Task):
 
     def _input_metrics(self) -> list[str]:
         """Scores of the unprocessed input reported beside the model's (`input_<name>`):
-        SI-SDR and/or SI-SNR, whichever family the evaluation uses."""
+        SI-SDR and/or SI-SNR, whichever family the evaluation uses, and every asked
+        metric that is not an improvement (SDR, PESQ, STOI), whose gain is reported as
+        `<name>_delta`."""
         asked = set(self.params.eval.metrics)
-        return [m for m in ("si_sdr", "si_snr") if asked & {m, f"{m}i"}]
+        family = [m for m in ("si_sdr", "si_snr") if asked & {m, f"{m}i"}]
+        return family + [m for m in DELTA_METRICS if m in asked]
+
+    def _input_scores(self, data, device) -> dict[str, torch.Tensor]:
+        """Per-item scores of the unprocessed held-out input, computed once per data set
+        (the input does not change between rounds; PESQ and STOI are slow)."""
+        key = (id(data["mixture"]), len(data["mixture"]))
+        if self._input_cache is None or self._input_cache[0] != key:
+            bs, parts = self.params.eval.batch_size, {}
+            for start in range(0, len(data["mixture"]), bs):
+                x = _tensor(data["mixture"][start : start + bs], device)
+                ref = _tensor(data["speech"][start : start + bs], device)
+                scores = enhancement_scores(x, ref, x, self.sample_rate, self._input_metrics())
+                for k, v in scores.items():
+                    parts.setdefault(k, []).append(v)
+            self._input_cache = (key, {k: torch.cat(v) for k, v in parts.items()})
+        return self._input_cache[1]
 
     @torch.no_grad()
     def evaluate(self, model, data) -> dict[str, float]:
-        """Means over the held-out mixtures of `eval.metrics` (SI-SDRi first) and the
-        unprocessed input's SI-SDR or SI-SNR (`input_si_sdr`, `input_si_snr`, see
-        `_input_metrics`). A metric undefined for some
-        mixtures (e.g. PESQ on a clip under 0.25 s) is averaged over the rest, with a
-        warning naming how many were left out, and reported with its count of defined
-        mixtures out of `n_items` (:mod:`raysim.metric_counts`)."""
+        """Means over the held-out mixtures of `eval.metrics` (SI-SDRi first), the
+        unprocessed input's scores (`input_si_sdr`, `input_stoi`, ... see
+        `_input_metrics`) and the model's gain over it on SDR, PESQ and STOI
+        (`stoi_delta`, ... over the items both are defined for). A metric undefined for
+        some mixtures (e.g. PESQ on a clip under 0.25 s) is averaged over the rest, with
+        a warning naming how many were left out, and reported with its count of defined
+        mixtures out of `n_items` (:mod:`raysim.metric_counts`). `unchanged_frac` is the
+        share of mixtures the model returned unchanged (within −60 dB), with a warning:
+        a mask model that keeps every bin, as a collapsed PU model does."""
         p = self.params.eval
         model.eval()
         items: dict[str, list[torch.Tensor]] = {}
@@ -218,22 +244,31 @@ class SpeechEnhancement(Task):
                 else:
                     est = self.separate(model, x)
                 scores = enhancement_scores(est, ref, x, self.sample_rate, p.metrics, p.slot)
-                for name, score in enhancement_scores(
-                    x, ref, x, self.sample_rate, self._input_metrics()
-                ).items():
-                    scores[f"input_{name}"] = score
+                scores[UNCHANGED] = unchanged(select_slot(est, ref, p.slot), x).float().cpu()
                 for k, v in scores.items():
                     items.setdefault(k, []).append(v)
         finally:
             model.train()
+        values = {k: torch.cat(parts) for k, parts in items.items()}
+        for k, v in self._input_scores(data, device).items():
+            values[f"input_{k}"] = v
+            if k in DELTA_METRICS:
+                values[f"{k}{DELTA_SUFFIX}"] = values[k] - v  # NaN where either is
+        n_unchanged = int(values[UNCHANGED].sum())
+        if n_unchanged:
+            log.warning(
+                "the model returned its input unchanged for %d of %d held-out mixtures "
+                "(a mask of all ones: no bin is suppressed)",
+                n_unchanged,
+                n,
+            )
         out: dict[str, float] = {N_ITEMS: float(n)}
-        for k, parts in items.items():
-            values = torch.cat(parts)
-            undefined = int(torch.isnan(values).sum())
-            if undefined:
+        for k, v in values.items():
+            undefined = int(torch.isnan(v).sum())
+            if undefined and not k.endswith(DELTA_SUFFIX):  # a delta's NaNs are its parts'
                 log.warning("%s undefined for %d of %d mixtures; averaged over the rest",
                             k, undefined, n)  # fmt: skip
-            out[k] = float(torch.nanmean(values))
+            out[k] = float(torch.nanmean(v))
             if k.removeprefix("input_") in UNDEFINABLE:
                 out[f"{k}{DEFINED_SUFFIX}"] = float(n - undefined)
         return out
