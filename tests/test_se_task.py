@@ -35,9 +35,10 @@ TINY_PULSE = {"channels": 2, "blocks": 0, "dropout": 0.0, "n_fft": 64, "hop": 16
 T = 400
 
 
-def _task(model: str, kinds=("supervised", "unsupervised", "pu"), **params):
+def _task(model: str, kinds=("supervised", "unsupervised", "pu"), model_extra=None, **params):
     kwargs = TINY_SUDO if model == "sudormrf" else TINY_PULSE
-    config = {"model": {"name": model, **kwargs}, "standardize": False, **params}
+    config = {"model": {"name": model, **kwargs, **(model_extra or {})}, "standardize": False,
+              **params}  # fmt: skip
     return TASKS.build(
         TASKS.parse({"name": "speech_enhancement", **config}),
         {"sample_rate": 8000, "client_kinds": kinds},
@@ -80,8 +81,16 @@ def _t(a):
     return torch.from_numpy(np.asarray(a))
 
 
-def _mag(model, wave):
-    return model.stft(_t(wave)).abs()
+def _mag(model, wave, like=None):
+    """|STFT| of `wave` at PULSE's input level: divided by the std of `like` (default
+    `wave` itself), item by item."""
+    like = _t(wave if like is None else like)
+    return model.stft(_t(wave)).abs() / (like.std(-1) + 1e-8)[:, None, None]
+
+
+def _pu_mag(model, data):
+    pair = np.concatenate([data["mixture"], data["noise_clip"]])
+    return _mag(model, pair, like=np.concatenate([data["mixture"], data["mixture"]]))
 
 
 CASES = {
@@ -98,7 +107,7 @@ CASES = {
     "supervised/pn": (
         "pulse_cnn", "supervised", "pn", SUPERVISED,
         lambda m, d: pn_loss(m(_mag(m, d["mixture"])), _mag(m, d["mixture"]),
-                             _mag(m, d["speech"])),
+                             _mag(m, d["speech"], like=d["mixture"])),
     ),
     "unsupervised/mixit": (
         "sudormrf", "unsupervised", "mixit", UNSUPERVISED,
@@ -113,9 +122,8 @@ CASES = {
     ),
     "pu/nnpu": (
         "pulse_cnn", "pu", "nnpu", PU,
-        lambda m, d: nnpu_loss(
-            m(_mag(m, np.concatenate([d["mixture"], d["noise_clip"]]))),
-            _mag(m, np.concatenate([d["mixture"], d["noise_clip"]])),
+        lambda m, d: nnpu_loss(  # each noise clip at its noisy recording's input level
+            m(_pu_mag(m, d)), _pu_mag(m, d),
             torch.arange(2 * len(d["mixture"])) >= len(d["mixture"])).loss,
     ),
 }  # fmt: skip
@@ -159,7 +167,9 @@ def test_mixed_batch_weights_each_kind_by_its_rows_and_pu_trains_a_separator():
 @pytest.mark.parametrize(("clip_gain", "branch_steps"), [(0.1, 0.0), (30.0, 1.0)])
 def test_nnpu_gamma_branch_steps_on_minus_risk_neg(clip_gain, branch_steps):
     # loud noise-only clips make R⁻ = E_U σ(z)w − π E_P σ(z)w negative: the γ branch
-    task = _task("pulse_cnn", kinds=("pu",), nnpu={"prior": 0.9, "gamma": 0.5})
+    # (items kept at their level: a unit-variance clip could not be loud)
+    task = _task("pulse_cnn", kinds=("pu",), model_extra={"standardize": False},
+                 nnpu={"prior": 0.9, "gamma": 0.5})  # fmt: skip
     data = _client([PU] * 3, clip_gain=clip_gain)
     model, x0, result = _one_sgd_step(task, data)
     assert result.metrics["pu_gamma_steps"] == branch_steps
@@ -167,7 +177,8 @@ def test_nnpu_gamma_branch_steps_on_minus_risk_neg(clip_gain, branch_steps):
     positive = torch.arange(6) >= 3
 
     def minus_gamma_risk_neg(m):
-        risk = nnpu_loss(m(_mag(m, x)), _mag(m, x), positive, prior=0.9, gamma=0.5)
+        mag = m.stft(_t(x)).abs()
+        risk = nnpu_loss(m(mag), mag, positive, prior=0.9, gamma=0.5)
         return -0.5 * risk.risk_neg if branch_steps else risk.risk_pos + risk.risk_neg
 
     np.testing.assert_allclose(

@@ -100,8 +100,8 @@ class SpeechEnhancement(Task):
     def separate(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Waveform view (B, J, T) of the model on input `x` (B, T); slot 0 = speech."""
         if isinstance(model, PulseCNN):
-            spec = model.stft(x)
-            speech = model.istft(spec * torch.sigmoid(-model(spec.abs())), x.shape[-1])
+            spec, _, z = model.analyse(x)
+            speech = model.istft(spec * torch.sigmoid(-z), x.shape[-1])
             return torch.stack([speech, x - speech], 1)
         if not self.params.standardize:
             return model(x)
@@ -115,15 +115,19 @@ class SpeechEnhancement(Task):
         window = torch.hamming_window(n_fft, device=x.device, dtype=x.dtype)
         return torch.stft(x, n_fft, hop, window=window, return_complex=True)
 
-    def magnitude(self, model: nn.Module, wave: torch.Tensor) -> torch.Tensor:
-        """|STFT| of `wave` in the model's mask view."""
-        return (model.stft(wave) if isinstance(model, PulseCNN) else self._stft(wave)).abs()
+    def magnitude(self, model: nn.Module, wave: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """|STFT| of `wave` in the mask view of input `like` (scaled as the model scales
+        `like`: the PN target is clean speech at its mixture's input level)."""
+        if isinstance(model, PulseCNN):
+            return model.stft(wave).abs() * model.input_gain(like).unsqueeze(-1)
+        return self._stft(wave).abs()
 
     def logits(self, model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mask view: per-bin noise logits z (z > 0 = noise) and |X| of input `x`."""
+        """Mask view: per-bin noise logits z (z > 0 = noise) and |X| of input `x` (at the
+        model's input level: PULSE's CNN sees and weights unit-variance items)."""
         if isinstance(model, PulseCNN):
-            mag = model.stft(x).abs()
-            return model(mag), mag
+            _, mag, z = model.analyse(x)
+            return z, mag
         spec = self._stft(x)
         speech = self._stft(self.separate(model, x)[:, 0])
         z = torch.log((spec - speech).abs() + _LOG_EPS) - torch.log(speech.abs() + _LOG_EPS)
@@ -171,7 +175,7 @@ class SpeechEnhancement(Task):
         if objective == "neg_si_sdr":
             return neg_si_sdr(self.separate(model, b["mixture"])[:, 0], b["speech"]).mean()
         z, mag = self.logits(model, b["mixture"])
-        return pn_loss(z, mag, self.magnitude(model, b["speech"]))
+        return pn_loss(z, mag, self.magnitude(model, b["speech"], like=b["mixture"]))
 
     def _unsupervised(self, model, b: Batch, ctx: ClientContext) -> torch.Tensor:
         x1, x2 = b["mixture"], b["mixture2"]
@@ -183,7 +187,12 @@ class SpeechEnhancement(Task):
 
     def _pu(self, model, b: Batch, ctx: ClientContext) -> torch.Tensor:
         n = len(b["mixture"])
-        z, mag = self.logits(model, torch.cat([b["mixture"], b["mixture2"]]))
+        waves = torch.cat([b["mixture"], b["mixture2"]])
+        if isinstance(model, PulseCNN):  # each clip at the level of its noisy recording
+            gain = model.input_gain(b["mixture"])
+            _, mag, z = model.analyse(waves, gain=torch.cat([gain, gain]))
+        else:
+            z, mag = self.logits(model, waves)
         positive = torch.arange(2 * n, device=z.device) >= n  # the noise-only clips
         risk = nnpu_loss(z, mag, positive, **self.params.nnpu.model_dump())
         ctx.add_metric("pu_gamma_steps", float(risk.branch == "gamma"))

@@ -40,6 +40,7 @@ class PulseCNNParams(Named):
     channels: int = Field(8, ge=1)
     blocks: int = Field(2, ge=0)
     dropout: float = Field(0.2, ge=0, lt=1)
-    compression: float = Field(1 / 15, gt=0)
+    input_scale: float = Field(1 / 15, gt=0, description="the CNN sees |X| times this")
+    standardize: bool = Field(True, description="inputs at unit variance (PULSE)")
     n_fft: int = Field(1024, ge=16)
     hop: int = Field(256, ge=1)

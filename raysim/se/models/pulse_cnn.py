@@ -12,8 +12,13 @@ METHODS.md does not specify the network. This compact CNN follows the layout of
 the authors' released code (PU variant): two 3×3 conv layers with `channels`
 maps, then `blocks` pairs of 3×3 conv layers doubling the maps, every conv
 followed by ReLU and channel dropout, and a final 1×1 conv to one logit map.
-Its input is the compressed magnitude |X|^`compression` (1/15 as intended by the
-authors; their released code computes `abs(X) ** 1/15`, i.e. |X| / 15).
+Its input is the linear magnitude of the item scaled to unit variance, times
+`input_scale` = 1/15: what the released code computes (`abs(X) ** 1/15` parses as
+|X| / 15, and every example is normalised to unit standard deviation first). A
+compressed |X|^(1/15), the other reading of that line, squeezes the magnitudes of
+speech and noise bins into a narrow band around 1: on a tone in white noise the nnPU
+loss then drives every logit to one side and the sigmoid saturates (mask all ones or
+all zeros), where the linear feature learns an 11 dB mask (`tests/test_pulse.py`).
 """
 
 from __future__ import annotations
@@ -41,7 +46,9 @@ class PulseCNN(nn.Module):
         channels: feature maps of the first layers (widths double per block).
         blocks: conv pairs after the first pair; the last has channels · 2^blocks maps.
         dropout: Dropout2d rate after every conv.
-        compression: input feature is |X| ** compression.
+        input_scale: the network sees |X| · input_scale (1/15).
+        standardize: scale each input item to unit standard deviation before the
+            features (PULSE's normalisation; the mask is then independent of level).
         n_fft: STFT size (1024); also the Hamming window length.
         hop: STFT hop (256).
     """
@@ -51,12 +58,14 @@ class PulseCNN(nn.Module):
         channels: int = 8,
         blocks: int = 2,
         dropout: float = 0.2,
-        compression: float = 1 / 15,
+        input_scale: float = 1 / 15,
+        standardize: bool = True,
         n_fft: int = 1024,
         hop: int = 256,
     ):
         super().__init__()
-        self.compression, self.n_fft, self.hop = compression, n_fft, hop
+        self.input_scale, self.standardize = input_scale, standardize
+        self.n_fft, self.hop = n_fft, hop
         layers: list[nn.Module] = []
         c_in = 1
         for c_out in [channels * 2**i for i in range(blocks + 1)]:
@@ -67,8 +76,30 @@ class PulseCNN(nn.Module):
         self.register_buffer("window", torch.hamming_window(n_fft), persistent=False)
 
     def forward(self, mag: torch.Tensor) -> torch.Tensor:
-        """Logits z (B, F, frames) from the noisy magnitude |X| (B, F, frames); z < 0 = speech."""
-        return self.net(mag.pow(self.compression).unsqueeze(1)).squeeze(1)
+        """Logits z (B, F, frames) from the magnitude (B, F, frames) at the model's input
+        level (see `analyse`); z < 0 = speech."""
+        return self.net((mag * self.input_scale).unsqueeze(1)).squeeze(1)
+
+    def input_gain(self, wave: torch.Tensor) -> torch.Tensor:
+        """Per-item factor (B, 1) that brings `wave` (B, T) to the model's input level."""
+        if not self.standardize:
+            return torch.ones_like(wave[..., :1])
+        return 1.0 / (wave.std(-1, keepdim=True) + 1e-8)
+
+    def analyse(
+        self, wave: torch.Tensor, gain: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(complex STFT of `wave`, its magnitude at the input level, logits z).
+
+        `gain` (B, 1) overrides `input_gain(wave)`: PU pairs a noise-only clip with the
+        gain of its noisy recording, so that the clip's bins keep the level of the noise
+        they stand for (scaled to unit variance alone, a clip is louder than the noise
+        in a mixture, and level alone tells positive from unlabelled bins).
+        """
+        spec = self.stft(wave)
+        gain = self.input_gain(wave) if gain is None else gain
+        mag = spec.abs() * gain.unsqueeze(-1)  # the STFT is linear
+        return spec, mag, self(mag)
 
     def stft(self, wave: torch.Tensor) -> torch.Tensor:
         """Complex STFT (B, n_fft // 2 + 1, frames) of `wave` (B, T)."""
@@ -80,7 +111,6 @@ class PulseCNN(nn.Module):
 
     def enhance(self, wave: torch.Tensor, soft: bool = False) -> torch.Tensor:
         """Enhanced waveform (B, T): mask 1[z < 0] (or σ(−z) if `soft`) on the noisy STFT."""
-        spec = self.stft(wave)
-        logits = self(spec.abs())
+        spec, _, logits = self.analyse(wave)
         mask = torch.sigmoid(-logits) if soft else (logits < 0).to(spec.real.dtype)
         return self.istft(spec * mask, wave.shape[-1])
