@@ -13,6 +13,7 @@ import torch
 
 from raysim.data.se_sources import PU
 from raysim.registry import TASKS
+from raysim.tasks.base import ClientContext
 
 SR, T = 8000, 2000
 
@@ -30,11 +31,6 @@ def _tones_in_white_noise(rng: np.random.Generator, n: int) -> dict[str, torch.T
             "speech": as_tensor(tone), "kind": torch.full((n,), PU)}  # fmt: skip
 
 
-class _Counters:
-    def add_metric(self, name: str, value: float) -> None:
-        pass
-
-
 def test_pu_learning_suppresses_white_noise_around_a_tone():
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -47,8 +43,9 @@ def test_pu_learning_suppresses_white_noise_around_a_tone():
     task = TASKS.build(TASKS.parse(params), {"sample_rate": SR, "client_kinds": ["pu"]})
     model = task.build_model()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    ctx = ClientContext(0, 0, 0, np.random.default_rng(0))
     for _ in range(150):
-        loss = task.loss(model, _tones_in_white_noise(rng, 8), _Counters())
+        loss = task.loss(model, _tones_in_white_noise(rng, 8), ctx)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -122,11 +122,14 @@ class SpeechEnhancement(Task):
             return model.stft(wave).abs() * model.input_gain(like).unsqueeze(-1)
         return self._stft(wave).abs()
 
-    def logits(self, model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mask view: per-bin noise logits z (z > 0 = noise) and |X| of input `x` (at the
-        model's input level: PULSE's CNN sees and weights unit-variance items)."""
+    def logits(
+        self, model: nn.Module, x: torch.Tensor, like: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mask view: per-bin noise logits z (z > 0 = noise) and |X| of input `x`, at the
+        model's input level for the items of `like` (default `x`; PULSE's CNN sees and
+        weights unit-variance items)."""
         if isinstance(model, PulseCNN):
-            _, mag, z = model.analyse(x)
+            _, mag, z = model.analyse(x, like)
             return z, mag
         spec = self._stft(x)
         speech = self._stft(self.separate(model, x)[:, 0])
@@ -188,11 +191,8 @@ class SpeechEnhancement(Task):
     def _pu(self, model, b: Batch, ctx: ClientContext) -> torch.Tensor:
         n = len(b["mixture"])
         waves = torch.cat([b["mixture"], b["mixture2"]])
-        if isinstance(model, PulseCNN):  # each clip at the level of its noisy recording
-            gain = model.input_gain(b["mixture"])
-            _, mag, z = model.analyse(waves, gain=torch.cat([gain, gain]))
-        else:
-            z, mag = self.logits(model, waves)
+        # each clip at the level of its noisy recording
+        z, mag = self.logits(model, waves, like=torch.cat([b["mixture"], b["mixture"]]))
         positive = torch.arange(2 * n, device=z.device) >= n  # the noise-only clips
         risk = nnpu_loss(z, mag, positive, **self.params.nnpu.model_dump())
         ctx.add_metric("pu_gamma_steps", float(risk.branch == "gamma"))

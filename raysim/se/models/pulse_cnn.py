@@ -87,18 +87,17 @@ class PulseCNN(nn.Module):
         return 1.0 / (wave.std(-1, keepdim=True) + 1e-8)
 
     def analyse(
-        self, wave: torch.Tensor, gain: torch.Tensor | None = None
+        self, wave: torch.Tensor, like: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(complex STFT of `wave`, its magnitude at the input level, logits z).
 
-        `gain` (B, 1) overrides `input_gain(wave)`: PU pairs a noise-only clip with the
-        gain of its noisy recording, so that the clip's bins keep the level of the noise
-        they stand for (scaled to unit variance alone, a clip is louder than the noise
+        The level is set by `like` (default `wave` itself), item by item: PU scales a
+        noise-only clip as its noisy recording, so that the clip's bins keep the level of
+        the noise they stand for (at unit variance alone, a clip is louder than the noise
         in a mixture, and level alone tells positive from unlabelled bins).
         """
         spec = self.stft(wave)
-        gain = self.input_gain(wave) if gain is None else gain
-        mag = spec.abs() * gain.unsqueeze(-1)  # the STFT is linear
+        mag = spec.abs() * self.input_gain(wave if like is None else like).unsqueeze(-1)
         return spec, mag, self(mag)
 
     def stft(self, wave: torch.Tensor) -> torch.Tensor:
