@@ -2,11 +2,28 @@
 
 >>> import raysim
 >>> result = raysim.Simulation({"rounds": 5}).run()
+
+The names below are imported on first use, so that `import raysim.se` or
+`raysim.centralized` (torch only) does not import Ray.
 """
 
-from raysim.config import ConfigError, SimulationConfig, load_config, parse_config
-from raysim.simulation import Simulation, SimulationResult
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from raysim.config import ConfigError, SimulationConfig, load_config, parse_config
+    from raysim.simulation import Simulation, SimulationResult
+
+_EXPORTS = {
+    "ConfigError": "raysim.config",
+    "SimulationConfig": "raysim.config",
+    "load_config": "raysim.config",
+    "parse_config": "raysim.config",
+    "Simulation": "raysim.simulation",
+    "SimulationResult": "raysim.simulation",
+}
 __all__ = [
     "ConfigError",
     "Simulation",
@@ -16,3 +33,12 @@ __all__ = [
     "parse_config",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'raysim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this hook
+    return value

@@ -27,6 +27,7 @@ class Stream(IntEnum):
     LABELLED_CLIENT = 0xC1A  # [seed, client, tag]: whether a client is labelled at all
     PSEUDO_LABEL_SCORING = 0x5C0  # [seed, round, client, tag]
     PSEUDO_LABEL_PAIRING = 0xA11  # [seed, round, client, tag]
+    CENTRALIZED_SPLIT = 0xCE5  # [seed, tag]: validation vs test rows of a centralized run
 
 
 @unique
