@@ -28,6 +28,7 @@ class Stream(IntEnum):
     PSEUDO_LABEL_SCORING = 0x5C0  # [seed, round, client, tag]
     PSEUDO_LABEL_PAIRING = 0xA11  # [seed, round, client, tag]
     CENTRALIZED_SPLIT = 0xCE5  # [seed, tag]: validation vs test rows of a centralized run
+    TEST_SUBSET = 0x7E5  # [seed, tag]: the SE test examples kept under max_test_examples
 
 
 @unique

@@ -32,6 +32,7 @@ from raysim.data.clients import ArrayClients
 from raysim.data.held_out import HeldOutParams
 from raysim.data.sources import PathSourceParams, SourceData, SourceParams
 from raysim.registry import PARTITIONERS, Params
+from raysim.rng import Stream, stream
 
 if TYPE_CHECKING:  # pandas costs ~0.4 s to import; workers importing the task need none of it
     import pandas as pd
@@ -123,7 +124,12 @@ class SEMixturesParams(SourceParams):
         default_factory=lambda: [-5.0, 0.0, 5.0, 10.0],
         description="SNRs cycled over the test examples (None: natural levels)",
     )
-    max_test_examples: int | None = Field(None, ge=1)
+    max_test_examples: int | None = Field(
+        None,
+        ge=1,
+        description="a seeded sample of this many test examples, drawn over all held-out "
+        "speakers and noises (the first N rows would drop whole speakers)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -204,11 +210,32 @@ def _materialise(spec: pd.DataFrame, clip: str, match_level: bool) -> dict[str, 
     return {k: np.stack(v).astype(np.float32) for k, v in out.items()}
 
 
+def noise_files_by_class(spec: pd.DataFrame) -> dict[str, list[str]]:
+    """Noise class → the files the `spec` rows' noises (first and second) come from."""
+    files: dict[str, set[str]] = {}
+    for prefix in ("noise", "noise2"):
+        rows = spec[[f"{prefix}_class", f"{prefix}_path"]].dropna(subset=[f"{prefix}_path"])
+        for cls, path in rows.itertuples(index=False):
+            files.setdefault(str(cls), set()).add(path)
+    return {cls: sorted(paths) for cls, paths in sorted(files.items())}
+
+
+def _at_most(rows: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
+    """`rows`, or a seeded sample of `n` of them kept in their order."""
+    if n is None or n >= len(rows):
+        return rows
+    keep = np.sort(stream(seed, Stream.TEST_SUBSET).choice(len(rows), n, replace=False))
+    return rows.iloc[keep]
+
+
 def se_mixtures(params: SEMixturesParams, seed: int) -> SourceData:
     """Clients and held-out test mixtures from speech and noise manifests.
 
     Clean speech and the mixture's noise are kept only for supervised clients
-    (zeros elsewhere), so unsupervised and PU clients cannot use them.
+    (zeros elsewhere), so unsupervised and PU clients cannot use them. The info
+    describes the federation: each client's kind, noise classes and example count
+    (``client_*``), and the speakers and noise files (by class) of the held-out
+    examples the server evaluates (``held_out_*``).
     """
     from raysim.data.se_recipe import build_mixture_spec
 
@@ -217,7 +244,7 @@ def se_mixtures(params: SEMixturesParams, seed: int) -> SourceData:
     spec = build_mixture_spec(speech, noise, params, seed)
     n_clients = int(spec["client_id"].max()) + 1
     train = spec[spec["split"] == "train"].sort_values("client_id", kind="stable")
-    test = spec[spec["split"] == "test"].iloc[: params.max_test_examples]
+    test = _at_most(spec[spec["split"] == "test"], params.max_test_examples, seed)
     if test.empty:
         raise ValueError("data: the mixture recipe left no test examples")
     match_level = params.snr_range_db is not None
@@ -240,6 +267,9 @@ def se_mixtures(params: SEMixturesParams, seed: int) -> SourceData:
             sorted(train.loc[train["client_id"] == c, "noise_class"].unique().tolist())
             for c in range(n_clients)
         ],
+        "client_examples": counts.tolist(),
+        "held_out_speakers": sorted(map(str, test["speaker"].unique())),
+        "held_out_noise_files": noise_files_by_class(test),
     }
     return SourceData(ArrayClients(arrays, offsets), test_arrays, info)
 
