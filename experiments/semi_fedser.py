@@ -76,7 +76,8 @@ def run_one(
         cfg = merge(cfg, {"data": {"held_out": {"fold": fold}}})
     result = raysim.Simulation(cfg).run(progress=False)
     return {"mode": mode, "strategy": strategy, "seed": seed, "fold": fold,
-            **summarize(result.history), "history": result.history}  # fmt: skip
+            **summarize(result.history), "warnings": result.warnings,
+            "history": result.history}  # fmt: skip
 
 
 def fold_mean(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -100,6 +101,19 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
+#: modes that make pseudo-labels; for the others the pseudo-label cell is "-"
+PSEUDO_MODES = ("semi", "fixmatch")
+
+
+def _pseudo_cell(run: dict[str, Any]) -> str:
+    """Pseudo-labels made / their accuracy when made / that of those in use; a
+    pseudo-labelling mode that made none says it trained as labelled-only."""
+    made = run["pseudo_made"]
+    if made:
+        return f"{made} / {_pct(run['pseudo_accuracy'])} / {_pct(run['pseudo_in_use_accuracy'])}"
+    return "0 pseudo-labels: same as labelled-only" if run["mode"] in PSEUDO_MODES else "-"
+
+
 def table(runs: list[dict[str, Any]], seeds: list[int]) -> str:
     """Per-seed and mean UAR (%) per strategy and mode, then per seed the pseudo-labels
     made and their accuracy (%) when made, and the accuracy (%) of those in use over
@@ -112,9 +126,7 @@ def table(runs: list[dict[str, Any]], seeds: list[int]) -> str:
         rs = [r for r in runs if (r["strategy"], r["mode"]) == (strategy, mode)]
         uars = [100 * r["uar"] for r in rs]
         cells = [strategy, mode, *(f"{u:.1f}" for u in uars), f"{sum(uars) / len(uars):.1f}"]
-        for r in rs:
-            pl = (r["pseudo_made"], r["pseudo_accuracy"], r["pseudo_in_use_accuracy"])
-            cells.append(f"{pl[0]} / {_pct(pl[1])} / {_pct(pl[2])}" if pl[0] else "-")
+        cells += [_pseudo_cell(r) for r in rs]
         lines.append(" | ".join(cells))
     return "\n".join(lines)
 

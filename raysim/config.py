@@ -83,6 +83,12 @@ class EvalConfig(Section):
     """Server-side evaluation on held-out data (what it measures is the task's)."""
 
     every: int = Field(1, ge=0, description="rounds between evaluations (0: only at the end)")
+    stuck_rounds: int = Field(
+        100,
+        ge=0,
+        description="warn when an evaluation metric has not changed for this many rounds "
+        "(a model stuck on one class); 0: never",
+    )
 
 
 class CheckpointConfig(Section):
@@ -110,6 +116,15 @@ class SimulationConfig(Section):
     engine: EngineConfig = Field(default_factory=EngineConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+
+    @model_validator(mode="after")
+    def _fit_to_rounds(self) -> SimulationConfig:
+        # schedules given as fractions of the run are resolved against `rounds` here, and
+        # ones given in rounds that do not fit it warn (`raysim.run_length`)
+        object.__setattr__(self, "task", self.task.for_rounds(self.rounds, "task"))
+        schedule = self.local.lr_schedule.for_rounds(self.rounds, "local.lr_schedule")
+        object.__setattr__(self.local, "lr_schedule", schedule)
+        return self
 
 
 class ConfigError(ValueError):

@@ -47,6 +47,13 @@ class Named(Params):
 
     name: str
 
+    def for_rounds(self, rounds: int, key: str) -> Named:
+        """These params in a run of `rounds` rounds, `key` being where they sit in the
+        config (for messages): override to resolve what is given as a fraction of the run
+        (`raysim.run_length`) and to warn where a schedule given in rounds does not fit
+        it. By default: unchanged."""
+        return self
+
 
 @functools.cache  # resolved once per process: workers look up e.g. the optimizer per client
 def load_attr(path: str) -> Any:

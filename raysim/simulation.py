@@ -25,6 +25,7 @@ from raysim.engine.sampling import ClientSampler
 from raysim.engine.worker_spec import WorkerSpec
 from raysim.ray_runtime import init_ray, shutdown_ray
 from raysim.round_record import EVAL_PREFIX, RoundRecord
+from raysim.run_checks import StuckMetrics, warn_run
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class SimulationResult:
     history: list[dict[str, Any]]
     weights: np.ndarray
     metrics: dict[str, float] = field(default_factory=dict)  # the last evaluation
+    warnings: list[str] = field(default_factory=list)  # `raysim.run_checks`, as warned
 
 
 def _current_placement_group_options() -> dict[str, Any]:
@@ -77,6 +79,7 @@ class Simulation:
         self._address = address
         self._owns_ray = False
         self._aggregator: Any = None  # the ray.remote(Aggregator) actor
+        self._stuck = StuckMetrics(self.config.eval.stuck_rounds)
 
     # -- lifecycle ----------------------------------------------------------------
     def start(self) -> Simulation:
@@ -150,8 +153,10 @@ class Simulation:
 
     # -- running ------------------------------------------------------------------
     def run_round(self) -> dict[str, Any]:
-        """Run one round; returns its record."""
-        return ray.get(self.submit_round())
+        """Run one round; returns its record (and warns if its metrics are stuck)."""
+        record = ray.get(self.submit_round())
+        self._stuck.update(record)
+        return record
 
     def submit_round(self) -> ray.ObjectRef:
         """Start the next round without waiting; returns a reference to its record."""
@@ -197,9 +202,11 @@ class Simulation:
             self.start()
             done = self.resume() if resume else 0
             history = ray.get(self._aggregator.get_history.remote())[:done]
+            for record in history:  # a resumed run's stuck stretch counts from its start
+                self._stuck.update(record)
             with _progress(progress, self.config.rounds, done) as advance:
                 for _ in range(done, self.config.rounds):
-                    record = ray.get(self._aggregator.run_round.remote())
+                    record = self.run_round()
                     history.append(record)
                     advance(record)
             weights = self.weights()
@@ -208,7 +215,8 @@ class Simulation:
                 self.shutdown()
         evals = [e for e in (RoundRecord.from_dict(r).eval for r in history) if e]
         metrics = evals[-1] if evals else {}
-        return SimulationResult(history, weights, metrics)
+        ended = [warn_run(m) for m in self.config.task.run_warnings(history)]
+        return SimulationResult(history, weights, metrics, self._stuck.messages + ended)
 
 
 class _progress:

@@ -3,6 +3,9 @@ partition (unit tests, no Ray), and one tiny simulation on the shared Ray."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +18,7 @@ from raysim.data.sources import SourceData
 from raysim.engine.flat import get_flat
 from raysim.engine.local import client_rng, train_client
 from raysim.registry import STRATEGIES, TASKS
+from raysim.run_checks import RunWarning
 from raysim.ser.masks import client_is_labelled, label_mask
 from raysim.ser.pseudo_labels import select
 from raysim.tasks.base import ClientContext
@@ -77,6 +81,14 @@ def test_label_mask_is_seeded_stable_across_rounds_and_near_the_rate():
     labelled = [client_is_labelled(0.3, 1, c) for c in range(2000)]
     assert abs(np.mean(labelled) - 0.3) < 0.03
     assert not make_task(labelled_client_fraction=0.0).label_mask(50, ctx()).any()
+
+
+def test_floor_rounding_labels_floor_of_rate_times_n_as_the_authors_code():
+    floor = make_task(label_rate=0.2, label_rounding="floor")
+    for n in (4, 9, 10, 59, 61):
+        assert floor.label_mask(n, ctx(cid=n)).sum() == int(0.2 * n)
+    rates = [label_mask(9, 0.2, 0, c, "floor").mean() for c in range(200)]
+    assert np.allclose(rates, 1 / 9)  # floor(1.8) = 1 row: biased below the rate
 
 
 def _all_tensors(local) -> dict[str, torch.Tensor]:
@@ -418,3 +430,45 @@ def test_simulation_pseudo_labels_and_is_identical_for_1_and_2_workers(ray_sessi
     assert sum(r["pseudo_new"] for r in one.history) > 0
     assert "pseudo_accuracy" in one.history[-1]
     assert 0 <= one.metrics["uar"] <= 1 and "f1" in one.metrics
+
+
+def test_run_without_pseudo_labels_warns_and_stays_quiet_otherwise():
+    params = make_task().params
+    none = [{"round": r, "pseudo_new": 0.0} for r in (1, 2, 3)]
+    (message,) = params.run_warnings(none)
+    assert "0 pseudo-labels in 3 rounds" in message and "labelled_only" in message
+    assert params.run_warnings([*none, {"round": 4, "pseudo_new": 1.0}]) == []
+    assert make_task(mode="labelled_only").params.run_warnings(none) == []
+
+
+def test_semi_fedser_table_says_a_run_without_pseudo_labels_is_labelled_only():
+    path = Path(__file__).parents[1] / "experiments" / "semi_fedser.py"
+    spec = importlib.util.spec_from_file_location("semi_fedser_cli", path)
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    run = {"strategy": "fedavg", "seed": 0, "uar": 0.5, "pseudo_made": 0,
+           "pseudo_accuracy": None, "pseudo_in_use_accuracy": None}  # fmt: skip
+    rows = [{**run, "mode": "semi"}, {**run, "mode": "labelled_only"}]
+    lines = cli.table(rows, [0]).splitlines()
+    assert lines[2].endswith("| 0 pseudo-labels: same as labelled-only")
+    assert lines[3].endswith("| -")
+    made = {**run, "mode": "semi", "pseudo_made": 3, "pseudo_accuracy": 2 / 3}
+    assert cli.table([made], [0]).splitlines()[2].endswith("| 3 / 66.7 / -")
+
+
+def test_simulation_warns_of_stuck_metrics_and_of_no_pseudo_labels(ray_session):
+    cfg = {
+        "rounds": 4,
+        "task": {"name": "semi_ser", "hidden": [16], "threshold_start": 1.0,
+                 "threshold_end": 1.0},  # nothing can pass: no pseudo-label
+        "sampling": {"fraction": 0.5},
+        "local": {"optimizer": {"name": "sgd", "lr": 1e-12}},  # predictions never change
+        "engine": {"num_workers": 1, "worker_cpus": 0.5},
+        "eval": {"every": 1, "stuck_rounds": 2},
+    }  # fmt: skip
+    with pytest.warns(RunWarning) as caught:
+        result = raysim.Simulation(cfg, data=_tiny_source()).run(progress=False)
+    assert [str(w.message) for w in caught] == result.warnings
+    stuck, no_pl = result.warnings
+    assert stuck.startswith("round 3:") and "eval_uar = " in stuck and "since round 1" in stuck
+    assert "0 pseudo-labels in 4 rounds" in no_pl

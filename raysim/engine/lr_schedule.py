@@ -5,7 +5,9 @@ torch's own schedulers drive a one-parameter placeholder optimizer whose lr
 is handed to the round's clients. Each schedule is registered in
 `raysim.registry.LR_SCHEDULES` as a params model and a function building its torch
 scheduler; torch is imported only for a schedule other than ``constant``, which keeps
-the aggregator free of torch.
+the aggregator free of torch. Step sizes and periods are rounds or fractions of the
+run (`raysim.run_length`); one given in rounds that does not fit the run warns when the
+config is loaded.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from raysim.registry import LR_SCHEDULES, Named
+from raysim.run_length import RoundSpan, span_rounds, warn_schedule
 
 
 class ConstantParams(Named):
@@ -22,13 +25,38 @@ class ConstantParams(Named):
 
 
 class StepParams(Named):
-    step_size: int = Field(100, ge=1, description="rounds between decays")
+    step_size: RoundSpan = Field(
+        100, description="rounds between decays, or a fraction of the run (0.2: every 20 %)"
+    )
     gamma: float = Field(0.5, gt=0, le=1, description="decay factor")
+
+    def for_rounds(self, rounds: int, key: str) -> StepParams:
+        """Warns when a step size in rounds is at least the run's `rounds` (the lr
+        would never decay)."""
+        if isinstance(self.step_size, int) and self.step_size >= rounds:
+            warn_schedule(
+                f"{key}.step_size",
+                f"{self.step_size} rounds >= the run's {rounds} rounds: the lr never decays",
+            )
+        return self
 
 
 class CosineParams(Named):
-    t_max: int | None = Field(None, ge=1, description="period (default: the run's rounds)")
+    t_max: RoundSpan | None = Field(
+        None, description="period in rounds, or a fraction of the run (default: the whole run)"
+    )
     eta_min: float = Field(0.0, ge=0)
+
+    def for_rounds(self, rounds: int, key: str) -> CosineParams:
+        """Warns when a period in rounds differs from the run's `rounds`: longer, the lr
+        never reaches eta_min; shorter, it rises again after t_max (the cosine is periodic)."""
+        if isinstance(self.t_max, int) and self.t_max != rounds:
+            effect = "never reaches eta_min" if self.t_max > rounds else "rises again after it"
+            warn_schedule(
+                f"{key}.t_max",
+                f"a {self.t_max}-round period in a {rounds}-round run: the lr {effect}",
+            )
+        return self
 
 
 class PlateauParams(Named):
@@ -46,13 +74,14 @@ def constant(params: ConstantParams, opt: Any, rounds: int) -> None:
 def step(params: StepParams, opt: Any, rounds: int) -> Any:
     from torch.optim.lr_scheduler import StepLR
 
-    return StepLR(opt, params.step_size, params.gamma)
+    return StepLR(opt, span_rounds(params.step_size, rounds), params.gamma)
 
 
 def cosine(params: CosineParams, opt: Any, rounds: int) -> Any:
     from torch.optim.lr_scheduler import CosineAnnealingLR
 
-    return CosineAnnealingLR(opt, params.t_max or rounds, params.eta_min)
+    t_max = rounds if params.t_max is None else span_rounds(params.t_max, rounds)
+    return CosineAnnealingLR(opt, t_max, params.eta_min)
 
 
 def plateau(params: PlateauParams, opt: Any, rounds: int) -> Any:

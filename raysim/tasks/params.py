@@ -3,6 +3,8 @@ without torch)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from raysim.registry import Named
 
 
@@ -14,3 +16,9 @@ class TaskParams(Named):
         summed exactly over the round. Override to report ratios of sums (the accuracy
         of pseudo-labels = correct / made); by default the counters as they are."""
         return dict(counters)
+
+    def run_warnings(self, history: list[dict[str, Any]]) -> list[str]:
+        """Messages about a finished run's round records that say it did not do what the
+        task is for (a semi-supervised run that made no pseudo-label); the driver warns
+        with each. By default none."""
+        return []

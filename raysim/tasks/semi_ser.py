@@ -5,7 +5,8 @@ Per client and round, `local_data`:
 1. standardises the client's features with its own statistics (kept local: they
    never enter the tensors' metadata, the client state or the metrics);
 2. draws the client's supervision mask from (seed, client id) — label rate and/or
-   labelled-client fraction — so it is the same in every round; masked labels never
+   labelled-client fraction, l·n rounded stochastically or (``label_rounding: floor``,
+   the authors' code) down — so it is the same in every round; masked labels never
    enter the training tensors (the true labels of unlabelled rows are only compared
    with pseudo-labels, to report their accuracy);
 3. mode ``semi``: if the client trained before (its state records a round), scores
@@ -99,7 +100,7 @@ class SemiSER(FeatureClassification):
         if p.mode == "all_labelled":
             return np.ones(n, dtype=bool)
         return supervision_mask(
-            n, p.label_rate, p.labelled_client_fraction, ctx.seed, ctx.client_id
+            n, p.label_rate, p.labelled_client_fraction, ctx.seed, ctx.client_id, p.label_rounding
         )
 
     def local_data(self, model, data, state, ctx: ClientContext) -> LocalData:

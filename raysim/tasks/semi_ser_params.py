@@ -5,10 +5,11 @@ Defaults are Semi-FedSER's (Feng & Narayanan, Interspeech 2022; docs METHODS.md)
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from raysim.run_length import RoundSpan, span_rounds, warn_schedule
 from raysim.tasks.params import TaskParams
 
 
@@ -31,6 +32,11 @@ class SemiSERParams(TaskParams):
     labelled_client_fraction: float = Field(
         1.0, ge=0, le=1, description="fraction of clients that hold labels (p_supervised)"
     )
+    label_rounding: Literal["stochastic", "floor"] = Field(
+        "stochastic",
+        description="labelled rows of a client of n: floor(l·n + u), u ~ U[0, 1) "
+        "(stochastic: l·n in expectation), or floor(l·n) (the authors' code)",
+    )
     standardize: Literal["client", "none"] = Field(
         "client", description="z-normalise with the client's own statistics (never sent)"
     )
@@ -45,6 +51,11 @@ class SemiSERParams(TaskParams):
     threshold_start: float = Field(0.5, ge=0, le=1)
     threshold_end: float = Field(0.9, ge=0, le=1)
     threshold_ramp_rounds: int = Field(300, ge=0, description="rounds of the linear ramp")
+    threshold_ramp: RoundSpan | None = Field(
+        None,
+        description="the ramp in rounds or as a fraction of the run (0.6: 300 of 500); "
+        "when set, it replaces threshold_ramp_rounds, which the config then sets from it",
+    )
     std_bound: float = Field(0.005, gt=0, description="max std of the class prob across views")
     per_class_cap: int = Field(1, ge=1, description="new pseudo-labels per class, client, round")
     pseudo_label_refresh: Literal["keep", "rescore"] = Field(
@@ -75,6 +86,39 @@ class SemiSERParams(TaskParams):
         if self.threshold_end < self.threshold_start:
             raise ValueError("threshold_end must be >= threshold_start")
         return self
+
+    def for_rounds(self, rounds: int, key: str) -> SemiSERParams:
+        """`threshold_ramp_rounds` from `threshold_ramp` if that is set; warns when a
+        ramp given in rounds is longer than the run (τ would never reach threshold_end)."""
+        given = "threshold_ramp_rounds" if self.threshold_ramp is None else "threshold_ramp"
+        span = getattr(self, given)
+        ramp = span_rounds(span, rounds)
+        ramped = self.mode == "semi" and self.threshold_end > self.threshold_start
+        if ramped and isinstance(span, int) and ramp > rounds:
+            last = self.threshold_start + (self.threshold_end - self.threshold_start) * (
+                (rounds - 1) / ramp
+            )
+            warn_schedule(
+                f"{key}.{given}",
+                f"a {ramp}-round threshold ramp in a {rounds}-round run: τ ends at "
+                f"{last:.3f}, not threshold_end {self.threshold_end} (a fraction of the "
+                f"run, e.g. {key}.threshold_ramp=0.6, scales with it)",
+            )
+        if ramp == self.threshold_ramp_rounds:
+            return self
+        return self.model_copy(update={"threshold_ramp_rounds": ramp})
+
+    def run_warnings(self, history: list[dict[str, Any]]) -> list[str]:
+        """A semi or fixmatch run that made no pseudo-label trained exactly as
+        labelled_only (scoring has its own random stream): say so."""
+        if self.mode not in ("semi", "fixmatch") or not history:
+            return []
+        if any(r.get("pseudo_new", 0) for r in history):
+            return []
+        return [
+            f"task.mode={self.mode} made 0 pseudo-labels in {len(history)} rounds: the run "
+            "is the same as task.mode=labelled_only (no unlabelled row passed the rule)"
+        ]
 
     def summarize_round(self, counters: dict[str, float]) -> dict[str, float]:
         """The counters, plus the accuracy of the pseudo-labels used this round."""
