@@ -30,6 +30,7 @@ import raysim
 from raysim.config import ConfigError, load_config, parse_config, parse_overrides
 from raysim.dotted import merge
 from raysim.ray_runtime import init_ray
+from raysim.tasks.semi_ser_params import PSEUDO_LABEL_MODES
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "semi_fedser.yaml"
 
@@ -101,17 +102,13 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
-#: modes that make pseudo-labels; for the others the pseudo-label cell is "-"
-PSEUDO_MODES = ("semi", "fixmatch")
-
-
 def _pseudo_cell(run: dict[str, Any]) -> str:
     """Pseudo-labels made / their accuracy when made / that of those in use; a
     pseudo-labelling mode that made none says it trained as labelled-only."""
     made = run["pseudo_made"]
     if made:
         return f"{made} / {_pct(run['pseudo_accuracy'])} / {_pct(run['pseudo_in_use_accuracy'])}"
-    return "0 pseudo-labels: same as labelled-only" if run["mode"] in PSEUDO_MODES else "-"
+    return "0 pseudo-labels: same as labelled-only" if run["mode"] in PSEUDO_LABEL_MODES else "-"
 
 
 def table(runs: list[dict[str, Any]], seeds: list[int]) -> str:

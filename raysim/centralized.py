@@ -21,7 +21,6 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -35,7 +34,7 @@ from raysim.engine.local_optimizer import make_optimizer
 from raysim.engine.lr_schedule import RoundLR
 from raysim.registry import TASKS
 from raysim.rng import Stream, stream
-from raysim.tasks.base import ClientContext
+from raysim.tasks.base import ClientContext, Task
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +156,7 @@ def train_centralized(
 
 
 def _one_epoch(
-    task: Any,
+    task: Task,
     model: nn.Module,
     opt: torch.optim.Optimizer,
     rows: dict[str, np.ndarray],

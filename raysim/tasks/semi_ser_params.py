@@ -12,6 +12,9 @@ from pydantic import Field, model_validator
 from raysim.run_length import RoundSpan, span_rounds, warn_schedule
 from raysim.tasks.params import TaskParams
 
+PSEUDO_LABEL_MODES = ("semi", "fixmatch")
+"""The modes that train on pseudo-labels (a run of one that made none is labelled-only)."""
+
 
 class SemiSERParams(TaskParams):
     """Semi-FedSER and its baselines over fixed-size feature vectors.
@@ -111,7 +114,7 @@ class SemiSERParams(TaskParams):
     def run_warnings(self, history: list[dict[str, Any]]) -> list[str]:
         """A semi or fixmatch run that made no pseudo-label trained exactly as
         labelled_only (scoring has its own random stream): say so."""
-        if self.mode not in ("semi", "fixmatch") or not history:
+        if self.mode not in PSEUDO_LABEL_MODES or not history:
             return []
         if any(r.get("pseudo_new", 0) for r in history):
             return []
