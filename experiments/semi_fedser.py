@@ -39,6 +39,18 @@ def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+#: a named set of dotted overrides (a mode, or a method's options)
+Variant = tuple[str, dict[str, Any]]
+
+
+def variants(modes: list[str], named: list[list[str]] | None) -> list[Variant]:
+    """One variant per mode, named after it, then each `--variant NAME KEY=VALUE ...`."""
+    out: list[Variant] = [(mode, {"task": {"mode": mode}}) for mode in modes]
+    for name, *overrides in named or []:
+        out.append((name, parse_overrides(overrides)))
+    return out
+
+
 #: rounds at the end of a run over which the pseudo-labels in use are summarised
 TAIL = 20
 
@@ -68,15 +80,17 @@ def summarize(history: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_one(
-    base: dict[str, Any], mode: str, strategy: str, seed: int, fold: int | None = None
+    base: dict[str, Any], variant: Variant, strategy: str, seed: int, fold: int | None = None
 ) -> dict[str, Any]:
-    """One simulation (on one cross-validation fold if `fold` is given); returns its
-    summary and history."""
-    cfg = merge(base, {"seed": seed, "task": {"mode": mode}, "strategy": {"name": strategy}})
+    """One simulation of a variant (on one cross-validation fold if `fold` is given);
+    returns its summary and history."""
+    name, overrides = variant
+    cfg = merge(merge(base, overrides), {"seed": seed, "strategy": {"name": strategy}})
     if fold is not None:
         cfg = merge(cfg, {"data": {"held_out": {"fold": fold}}})
     result = raysim.Simulation(cfg).run(progress=False)
-    return {"mode": mode, "strategy": strategy, "seed": seed, "fold": fold,
+    mode = cfg["task"]["mode"]
+    return {"variant": name, "mode": mode, "strategy": strategy, "seed": seed, "fold": fold,
             **summarize(result.history), "warnings": result.warnings,
             "history": result.history}  # fmt: skip
 
@@ -89,7 +103,7 @@ def fold_mean(runs: list[dict[str, Any]]) -> dict[str, Any]:
     in_use = sum(r["pseudo_in_use"] for r in runs)
     in_use_right = sum(r["pseudo_in_use"] * (r["pseudo_in_use_accuracy"] or 0.0) for r in runs)
     return {
-        **{k: runs[0][k] for k in ("mode", "strategy", "seed")},
+        **{k: runs[0][k] for k in ("variant", "mode", "strategy", "seed")},
         **{k: sum(r[k] for r in runs) / len(runs) for k in ("uar", "accuracy", "f1")},
         "pseudo_made": made,
         "pseudo_accuracy": right / made if made else None,
@@ -115,14 +129,14 @@ def table(runs: list[dict[str, Any]], seeds: list[int]) -> str:
     """Per-seed and mean UAR (%) per strategy and mode, then per seed the pseudo-labels
     made and their accuracy (%) when made, and the accuracy (%) of those in use over
     the last `TAIL` rounds."""
-    head = ["strategy", "mode", *(f"seed {s}" for s in seeds), "mean UAR"]
+    head = ["strategy", "variant", *(f"seed {s}" for s in seeds), "mean UAR"]
     head += [f"PL made / acc / in-use acc, seed {s}" for s in seeds]
     lines = [" | ".join(head), " | ".join("---" for _ in head)]
-    keys = dict.fromkeys((r["strategy"], r["mode"]) for r in runs)
-    for strategy, mode in keys:
-        rs = [r for r in runs if (r["strategy"], r["mode"]) == (strategy, mode)]
+    keys = dict.fromkeys((r["strategy"], r["variant"]) for r in runs)
+    for strategy, variant in keys:
+        rs = [r for r in runs if (r["strategy"], r["variant"]) == (strategy, variant)]
         uars = [100 * r["uar"] for r in rs]
-        cells = [strategy, mode, *(f"{u:.1f}" for u in uars), f"{sum(uars) / len(uars):.1f}"]
+        cells = [strategy, variant, *(f"{u:.1f}" for u in uars), f"{sum(uars) / len(uars):.1f}"]
         cells += [_pseudo_cell(r) for r in rs]
         lines.append(" | ".join(cells))
     return "\n".join(lines)
@@ -133,6 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default=str(DEFAULT_CONFIG), help="YAML config")
     ap.add_argument("--data", type=Path, help="YAML file that replaces the data section")
     ap.add_argument("--modes", default="semi,labelled_only,all_labelled,fixmatch", type=_csv)
+    ap.add_argument(
+        "--variant",
+        nargs="+",
+        action="append",
+        metavar="NAME KEY=VALUE",
+        help="a named run with its own overrides, e.g. --variant da task.mode=consistency "
+        "task.consistency_alignment=labelled (repeatable; runs after --modes, which may be "
+        "empty: --modes '')",
+    )
     ap.add_argument("--strategies", type=_csv, help="default: the config's strategy")
     ap.add_argument("--seeds", default="0,1,2", type=lambda t: [int(s) for s in _csv(t)])
     ap.add_argument(
@@ -158,14 +181,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     base = config.model_dump()
     strategies = args.strategies or [config.strategy.name]
+    try:
+        runs_of = variants(args.modes, args.variant)
+        for _, overrides in runs_of:  # every variant validated before Ray starts
+            parse_config(merge(base, overrides))
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
     init_ray()
     runs, rows = [], []
     for strategy in strategies:
-        for mode in args.modes:
+        for variant in runs_of:
             for seed in args.seeds:
                 seed_runs = []
                 for fold in range(args.folds) if args.folds else [None]:
-                    run = run_one(base, mode, strategy, seed, fold)
+                    run = run_one(base, variant, strategy, seed, fold)
                     seed_runs.append(run)
                     shown = {k: v for k, v in run.items() if k != "history"}
                     print(json.dumps(shown), file=sys.stderr, flush=True)

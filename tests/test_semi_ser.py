@@ -171,6 +171,61 @@ def test_semi_without_pseudo_labels_trains_exactly_as_labelled_only(batches):
     assert np.array_equal(a.delta, b.delta)  # scoring drew from its own random stream
 
 
+# -- consistency training (mode consistency) --------------------------------------------
+@pytest.mark.parametrize("batches", ["pooled", "paired"])
+def test_consistency_hides_masked_labels_and_trains_on_unlabelled_rows(batches):
+    kw = dict(label_rate=0.3, consistency_threshold=0.0, pseudo_label_batches=batches)
+    task = make_task(mode="consistency", **kw)
+    data, c = client_data(), ctx()
+    mask = task.label_mask(len(data["y"]), c)
+    scrambled = {**data, "y": np.where(mask, data["y"], (data["y"] + 1) % K)}
+    local = task.local_data(confident_model(task), data, trained_before(), ctx())
+    other = task.local_data(confident_model(task), scrambled, trained_before(), ctx())
+    tensors, other_tensors = _all_tensors(local), _all_tensors(other)
+    for key, tensor in tensors.items():
+        assert torch.equal(tensor, other_tensors[key]), key
+    a = train(task, confident_model(task), data, trained_before(), ctx())
+    b = train(task, confident_model(task), scrambled, trained_before(), ctx())
+    assert np.array_equal(a.delta, b.delta)
+    # threshold 0: every unlabelled row is trained on, with the teacher's target
+    n_unlabelled = int((~mask).sum())
+    rows = len(local.aux) if batches == "paired" else len(local) - int(mask.sum())
+    assert rows == n_unlabelled
+    only = make_task(mode="labelled_only", **kw)
+    c_only = train(only, confident_model(only), data, trained_before(), ctx())
+    assert not np.array_equal(a.delta, c_only.delta)
+    if batches == "pooled":  # unlabelled rows add steps; paired, they ride along
+        assert a.steps > c_only.steps
+    else:
+        assert a.steps == c_only.steps
+
+
+@pytest.mark.parametrize("batches", ["pooled", "paired"])
+def test_consistency_at_zero_weight_trains_exactly_as_labelled_only(batches):
+    """λ_u = 0 (here: the first round of a ramp) leaves labelled_only's update intact
+    (its labelled term is labelled_only's default, pooled, in either structure)."""
+    task = make_task(mode="consistency", consistency_weight_ramp=10, pseudo_label_batches=batches)
+    task.params = task.params.for_rounds(100, "task")
+    data = client_data()
+    a = train(task, confident_model(task), data, trained_before(), ctx(rnd=0))
+    only = make_task(mode="labelled_only")
+    b = train(only, confident_model(only), data, trained_before(), ctx(rnd=0))
+    assert np.array_equal(a.delta, b.delta)
+    later = train(task, confident_model(task), data, trained_before(), ctx(rnd=5))
+    b_later = train(only, confident_model(only), data, trained_before(), ctx(rnd=5))
+    assert not np.array_equal(later.delta, b_later.delta)
+
+
+def test_consistency_weight_ramp_given_as_a_fraction_scales_with_the_run():
+    params = make_task(mode="consistency", consistency_weight_ramp=0.5).params
+    assert params.for_rounds(300, "task").consistency_weight_ramp_rounds == 150
+    assert params.for_rounds(40, "task").consistency_weight_ramp_rounds == 20
+    assert (
+        make_task(mode="consistency").params.for_rounds(300, "task").consistency_weight_ramp_rounds
+        == 0
+    )
+
+
 def test_all_labelled_trains_on_every_true_label():
     data = client_data()
     local = make_task(mode="all_labelled").local_data(None, data, None, ctx())
@@ -448,11 +503,11 @@ def test_semi_fedser_table_says_a_run_without_pseudo_labels_is_labelled_only():
     spec.loader.exec_module(cli)
     run = {"strategy": "fedavg", "seed": 0, "uar": 0.5, "pseudo_made": 0,
            "pseudo_accuracy": None, "pseudo_in_use_accuracy": None}  # fmt: skip
-    rows = [{**run, "mode": "semi"}, {**run, "mode": "labelled_only"}]
+    rows = [{**run, "mode": m, "variant": m} for m in ("semi", "labelled_only")]
     lines = cli.table(rows, [0]).splitlines()
     assert lines[2].endswith("| 0 pseudo-labels: same as labelled-only")
     assert lines[3].endswith("| -")
-    made = {**run, "mode": "semi", "pseudo_made": 3, "pseudo_accuracy": 2 / 3}
+    made = {**run, "mode": "semi", "variant": "semi", "pseudo_made": 3, "pseudo_accuracy": 2 / 3}
     assert cli.table([made], [0]).splitlines()[2].endswith("| 3 / 66.7 / -")
 
 

@@ -69,22 +69,27 @@ class PairedLocalData(LocalData):
     """Local data whose primary rows set the steps and whose auxiliary rows ride along:
     minibatch i of the primary rows carries auxiliary rows [i*b, (i+1)*b) of their
     stored order under keys prefixed ``aux_``, and ``aux_share`` (a 0-d tensor: their
-    count / b); none once they run out. This is how FixMatch-style methods pair each
-    labelled batch with an unlabelled one, so the auxiliary rows add loss terms, not
-    optimizer steps."""
+    count / b); none once they run out. With `aux_ratio` μ, minibatch i carries
+    auxiliary rows [i*μb, (i+1)*μb) (FixMatch's μ unlabelled rows per labelled one).
+    This is how FixMatch-style methods pair each labelled batch with an unlabelled one,
+    so the auxiliary rows add loss terms, not optimizer steps."""
 
-    def __init__(self, tensors: dict[str, torch.Tensor], aux: dict[str, torch.Tensor]):
+    def __init__(
+        self, tensors: dict[str, torch.Tensor], aux: dict[str, torch.Tensor], aux_ratio: int = 1
+    ):
         super().__init__(tensors)
         self.aux = LocalData(aux) if aux else None
+        self.aux_ratio = aux_ratio
 
     def to(self, device: torch.device) -> PairedLocalData:
         aux = self.aux.to(device).tensors if self.aux is not None else {}
-        return PairedLocalData(super().to(device).tensors, aux)
+        return PairedLocalData(super().to(device).tensors, aux, self.aux_ratio)
 
     def batches(
         self, batch_size: int, order: np.ndarray | None = None
     ) -> Iterator[dict[str, torch.Tensor]]:
-        aux = list(self.aux.batches(batch_size)) if self.aux is not None else []
+        aux_batch = batch_size * self.aux_ratio
+        aux = list(self.aux.batches(aux_batch)) if self.aux is not None else []
         for i, batch in enumerate(super().batches(batch_size, order)):
             if i < len(aux):
                 batch.update({f"aux_{k}": t for k, t in aux[i].items()})

@@ -19,6 +19,9 @@ Per client and round, `local_data`:
    with ``pseudo_label_classes: labelled`` a new pseudo-label must be a class among the
    client's own labelled rows;
    mode ``fixmatch``: one weak view, every row over a fixed threshold, this round only;
+   mode ``consistency``: every unlabelled row gets a target from the round's global
+   model on the weak views (`raysim.ser.consistency`: hard or soft, thresholds,
+   distribution alignment) and a weight λ_u(round) × its mask;
 4. returns labelled rows (trained with weak SFA) and pseudo-labelled rows (strong
    SFA), pooled in one shuffled set, or with ``pseudo_label_batches: paired`` (the
    authors' code) the labelled rows alone set the steps and each labelled batch
@@ -45,6 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from raysim.rng import Stream, stream
+from raysim.ser.consistency import consistency_targets, ramp_weight
 from raysim.ser.masks import supervision_mask
 from raysim.ser.pseudo_labels import multiview_probs, ramp_threshold, select
 from raysim.ser.sfa import sfa
@@ -112,6 +116,8 @@ class SemiSER(FeatureClassification):
             allowed = np.unique(data["y"][labelled])
         pl_rows, pl_labels, n_new = self._pseudo_labels(model, x, labelled, state, ctx, allowed)
         lab_rows = np.flatnonzero(labelled)
+        if p.mode == "consistency":
+            return self._consistency(model, x, data["y"], lab_rows, allowed, ctx)
         if p.pseudo_label_batches == "paired":
             local = self._paired(x, data["y"], lab_rows, pl_rows, pl_labels, ctx)
         else:
@@ -162,6 +168,76 @@ class SemiSER(FeatureClassification):
             weights = weights / weights.sum() * self.num_classes
             lab["cw"] = weights.expand(len(lab["y"]), -1)
         return PairedLocalData(lab, pl)
+
+    def _consistency(self, model, x, y, lab_rows, allowed, ctx: ClientContext) -> LocalData:
+        """Labelled rows as labelled_only trains them, each batch paired with μ·b
+        unlabelled rows (in an order of their own stream) whose targets and weights
+        come from the round's global model (the teacher, on `views` weak views, T = 1)."""
+        p = self.params
+        lab = self._pooled(x, y, lab_rows, np.zeros(0, np.int64), np.zeros(0, np.int64))
+        rows = np.setdiff1d(np.arange(len(x)), lab_rows)
+        order = stream(ctx.seed, ctx.round, ctx.client_id, Stream.PSEUDO_LABEL_PAIRING)
+        rows = rows[order.permutation(len(rows))]
+        ctx.add_metric("labelled", len(lab_rows))
+        ctx.add_metric("unlabelled", len(rows))
+        if len(rows) == 0:
+            return PairedLocalData(lab.tensors, {}, p.consistency_ratio)
+        teacher = self._probs(model, x[torch.from_numpy(rows)], p.views, 1.0, ctx).mean(0)
+        k = self.num_classes
+        alignment = None
+        if p.consistency_alignment == "uniform":
+            alignment = torch.full((k,), 1.0 / k)
+        elif p.consistency_alignment == "labelled":
+            counts = np.bincount(y[lab_rows], minlength=k) + 1.0  # +1: a class seen 0 times
+            alignment = torch.from_numpy(counts / counts.sum())
+        targets = consistency_targets(
+            teacher,
+            target=p.consistency_target,
+            threshold=p.consistency_threshold,
+            threshold_rule=p.consistency_threshold_rule,
+            alignment=alignment,
+            sharpen_temperature=p.consistency_sharpen,
+            allowed=None if allowed is None else torch.from_numpy(np.isin(np.arange(k), allowed)),
+        )
+        used = targets.mask.numpy() > 0
+        right = int((targets.labels.numpy()[used] == y[rows][used]).sum())  # reporting only
+        ctx.add_metric("pseudo_labels", used.sum())
+        ctx.add_metric("pseudo_new", used.sum())  # made afresh every round
+        ctx.add_metric("pseudo_correct", right)
+        ctx.add_metric("pseudo_new_correct", right)
+        weight = ramp_weight(ctx.round, p.consistency_weight, p.consistency_weight_ramp_rounds)
+        if weight == 0:  # no unlabelled forward pass: dropout draws stay labelled_only's
+            return PairedLocalData(lab.tensors, {}, p.consistency_ratio)
+        if p.pseudo_label_batches == "pooled":
+            return self._pooled_targets(x, y, lab_rows, rows[used], targets.probs[used], weight)
+        aux = {
+            "x": x[torch.from_numpy(rows)],
+            "p": targets.probs,
+            "w": targets.mask * weight,
+            "sigma": torch.full((len(rows), 1), p.sfa_strong_sigma, dtype=torch.float32),
+        }
+        return PairedLocalData(lab.tensors, aux, p.consistency_ratio)
+
+    def _pooled_targets(self, x, y, lab_rows, rows, probs, weight: float) -> LocalData:
+        """Labelled rows (one-hot targets, weak SFA) and the unlabelled rows that passed
+        (their targets, strong SFA, × λ_u) in one shuffled set: they add steps. Class-
+        balanced weights count every row by its target's argmax."""
+        p = self.params
+        k = self.num_classes
+        one_hot = F.one_hot(torch.from_numpy(y[lab_rows].astype(np.int64)), k).float()
+        targets = torch.cat([one_hot, probs])
+        w = torch.cat([torch.ones(len(lab_rows)), torch.full((len(rows),), weight)])
+        if p.class_balanced:
+            w = w * balanced_sample_weights(targets.argmax(1), k)
+        sigma = [p.sfa_weak_sigma] * len(lab_rows) + [p.sfa_strong_sigma] * len(rows)
+        return LocalData(
+            {
+                "x": x[torch.from_numpy(np.concatenate([lab_rows, rows]))],
+                "p": targets,
+                "w": w,
+                "sigma": torch.tensor(sigma, dtype=torch.float32)[:, None],
+            }
+        )
 
     def _pseudo_labels(
         self,
@@ -225,13 +301,22 @@ class SemiSER(FeatureClassification):
         )
 
     def loss(self, model, batch, ctx):
-        if self.params.pseudo_label_batches == "paired":
+        if self.params.mode != "consistency" and self.params.pseudo_label_batches == "paired":
             return self._paired_loss(model, batch, ctx)
-        x = sfa(batch["x"], batch["sigma"], self.params.sfa_noise_sigma, _generator(ctx))
-        per_sample = F.cross_entropy(model(x), batch["y"], reduction="none")
+        gen = _generator(ctx)
+        x = sfa(batch["x"], batch["sigma"], self.params.sfa_noise_sigma, gen)
+        if "p" in batch:  # target distributions (consistency, pooled)
+            per_sample = -(batch["p"] * F.log_softmax(model(x), dim=1)).sum(1)
+        else:
+            per_sample = F.cross_entropy(model(x), batch["y"], reduction="none")
         if "w" in batch:
             per_sample = per_sample * batch["w"]
-        return per_sample.mean()
+        loss = per_sample.mean()
+        if "aux_x" in batch:  # consistency: drawn after the labelled noise, which stays put
+            x_u = sfa(batch["aux_x"], batch["aux_sigma"], self.params.sfa_noise_sigma, gen)
+            log_probs = F.log_softmax(model(x_u), dim=1)
+            loss = loss - (batch["aux_w"] * (batch["aux_p"] * log_probs).sum(1)).mean()
+        return loss
 
     def _paired_loss(self, model, batch, ctx):
         """Class-weighted mean cross-entropy of the labelled batch plus that of the

@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from raysim.run_length import RoundSpan, span_rounds, warn_schedule
 from raysim.tasks.params import TaskParams
 
-PSEUDO_LABEL_MODES = ("semi", "fixmatch")
+PSEUDO_LABEL_MODES = ("semi", "fixmatch", "consistency")
 """The modes that train on pseudo-labels (a run of one that made none is labelled-only)."""
 
 
@@ -22,11 +22,14 @@ class SemiSERParams(TaskParams):
     Modes: ``semi`` (multiview pseudo-labels kept across rounds, or re-scored each
     round with ``pseudo_label_refresh: rescore``), ``labelled_only``
     (train on the labelled rows only), ``all_labelled`` (every label visible: the
-    upper reference) and ``fixmatch`` (single-view confidence threshold, recomputed
-    each round, not kept).
+    upper reference), ``fixmatch`` (single-view confidence threshold, recomputed
+    each round, not kept, pooled with the labelled rows) and ``consistency`` (every
+    unlabelled row in every step, its target from the round's global model: FixMatch,
+    distribution alignment, FreeMatch thresholds or soft targets; see
+    `raysim.ser.consistency`).
     """
 
-    mode: Literal["semi", "labelled_only", "all_labelled", "fixmatch"] = "semi"
+    mode: Literal["semi", "labelled_only", "all_labelled", "fixmatch", "consistency"] = "semi"
     # model: MLP input-256-128-K, ReLU, dropout 0.2
     hidden: list[int] = Field(default_factory=lambda: [256, 128])
     dropout: float = Field(0.2, ge=0, lt=1)
@@ -79,10 +82,47 @@ class SemiSERParams(TaskParams):
         description="pooled: pseudo-labelled rows join the labelled ones in one shuffled "
         "set (more rows, more steps); paired: as the authors' code, each step's labelled "
         "batch carries a batch of pseudo-labelled rows whose loss is added × n/batch, and "
-        "the class weights come from the labelled rows only",
+        "the class weights come from the labelled rows only (mode consistency: μ·b "
+        "unlabelled rows ride along, weighted by their masks)",
     )
     # single-view variant (mode fixmatch)
     fixmatch_threshold: float = Field(0.95, ge=0, le=1)
+    # consistency training (mode consistency; raysim.ser.consistency)
+    consistency_target: Literal["hard", "soft"] = Field(
+        "hard",
+        description="hard: the teacher's argmax (FixMatch, Sohn et al. 2020); soft: its "
+        "probabilities sharpened by consistency_sharpen (MixMatch/UDA)",
+    )
+    consistency_threshold: float = Field(
+        0.95, ge=0, le=1, description="confidence a row's target needs to count (0: every row)"
+    )
+    consistency_threshold_rule: Literal["fixed", "self_adaptive"] = Field(
+        "fixed",
+        description="fixed: consistency_threshold for every class; self_adaptive "
+        "(FreeMatch, Wang et al. ICLR 2023): the client's mean teacher confidence, scaled "
+        "per class by the class's mean probability over its maximum",
+    )
+    consistency_alignment: Literal["none", "labelled", "uniform"] = Field(
+        "none",
+        description="distribution alignment (ReMixMatch, Berthelot et al. 2020): scale "
+        "the teacher's probabilities by target / their mean over the client's unlabelled "
+        "rows; target: the client's labelled class counts (+1 smoothing) or uniform",
+    )
+    consistency_sharpen: float = Field(
+        0.5, gt=0, le=1, description="soft targets: p^(1/T) renormalised, T this value"
+    )
+    consistency_weight: float = Field(1.0, ge=0, description="λ_u of the unlabelled term")
+    consistency_weight_ramp: RoundSpan | None = Field(
+        None,
+        description="λ_u ramps linearly from 0 over these rounds or this fraction of the "
+        "run (mean teacher, Tarvainen & Valpola 2017); None: full weight from round 0",
+    )
+    consistency_weight_ramp_rounds: int = Field(
+        0, ge=0, description="set from consistency_weight_ramp by the config (0: no ramp)"
+    )
+    consistency_ratio: int = Field(
+        7, ge=1, description="μ: unlabelled rows per labelled row in a step (FixMatch: 7)"
+    )
 
     @model_validator(mode="after")
     def _ramp_up(self) -> SemiSERParams:
@@ -107,9 +147,14 @@ class SemiSERParams(TaskParams):
                 f"{last:.3f}, not threshold_end {self.threshold_end} (a fraction of the "
                 f"run, e.g. {key}.threshold_ramp=0.6, scales with it)",
             )
-        if ramp == self.threshold_ramp_rounds:
-            return self
-        return self.model_copy(update={"threshold_ramp_rounds": ramp})
+        update: dict[str, Any] = {}
+        if ramp != self.threshold_ramp_rounds:
+            update["threshold_ramp_rounds"] = ramp
+        weight_ramp = self.consistency_weight_ramp
+        weight_ramp = 0 if weight_ramp is None else span_rounds(weight_ramp, rounds)
+        if weight_ramp != self.consistency_weight_ramp_rounds:
+            update["consistency_weight_ramp_rounds"] = weight_ramp
+        return self.model_copy(update=update) if update else self
 
     def run_warnings(self, history: list[dict[str, Any]]) -> list[str]:
         """A semi or fixmatch run that made no pseudo-label trained exactly as
