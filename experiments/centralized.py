@@ -8,7 +8,9 @@ The same YAML and dotted overrides as experiments/run.py; `rounds`, `sampling` a
 `strategy` do not apply. The server's held-out set is split into validation rows,
 which pick the best epoch (`--select`), and test rows, on which it is reported.
 Prints one line per epoch and the test metrics; `--out` writes the history, the
-best epoch and its test metrics as JSON, `--save-model` the best weights.
+best epoch and its test metrics as JSON, `--save-model` the best weights. A user
+error (a bad key or value, a missing data path) is one line on stderr and exit
+status 2; `--debug` shows its traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from pathlib import Path
 import torch
 
 from raysim.centralized import train_centralized
-from raysim.config import ConfigError, load_config
+from raysim.config import load_config
+from raysim.input_checks import check_inputs
+from raysim.user_errors import add_debug_flag, run_cli
 
 DEFAULT_SELECT = {"speech_enhancement": "si_sdri"}
 """Task → the validation metric that picks the epoch (other tasks: ``uar``)."""
@@ -42,13 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--out", type=Path, help="write history and test metrics here (JSON)")
     ap.add_argument("--save-model", type=Path, help="write the best epoch's state_dict here")
+    add_debug_flag(ap)
     ap.add_argument("overrides", nargs="*", help="dotted key=value overrides")
     args = ap.parse_args(argv)
-    try:
-        config = load_config(args.config, args.overrides)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        return 2
+    return run_cli(lambda: run(args), args.debug)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config, args.overrides)
+    check_inputs(config)
     select = args.select or DEFAULT_SELECT.get(config.task.name, "uar")
 
     history: list[dict[str, float]] = []

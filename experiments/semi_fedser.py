@@ -29,6 +29,7 @@ import yaml
 import raysim
 from raysim.config import ConfigError, load_config, parse_config, parse_overrides
 from raysim.dotted import merge
+from raysim.input_checks import check_inputs
 from raysim.ray_runtime import init_ray
 from raysim.tasks.semi_ser_params import PSEUDO_LABEL_MODES
 
@@ -176,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.folds:
             folds = {"data": {"held_out": {"folds": args.folds, "groups": None}}}
             config = parse_config(merge(config.model_dump(), folds))
+        check_inputs(config)  # a missing data.path, before Ray starts
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2

@@ -9,7 +9,8 @@ Overrides are dotted keys of the sweep file (`config.*` for the simulation).
 Results go to STORAGE/NAME (default NAME: the sweep's name and the start time);
 `--resume` continues STORAGE/NAME (default: the newest experiment of this sweep)
 without repeating finished trials. A local Ray starts unless `--address` or
-$RAY_ADDRESS names a running cluster.
+$RAY_ADDRESS names a running cluster. A user error (a bad key or value, a missing
+data path) is one line on stderr and exit status 2; `--debug` shows its traceback.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from raysim.config import ConfigError
 from raysim.sweep import experiment_path, load_sweep, run_sweep, saved_sweep
 from raysim.sweep.runner import DEFAULT_STORAGE, SPEC_FILE
+from raysim.user_errors import add_debug_flag, run_cli
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "sweep_default.yaml"
 
@@ -48,25 +50,12 @@ def _experiment(args: argparse.Namespace) -> tuple[Path, object]:
     return experiment_path(args.storage, name), sweep
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--config", default=str(DEFAULT_CONFIG), help="sweep YAML file")
-    ap.add_argument("--address", default=os.environ.get("RAY_ADDRESS"), help="e.g. 'auto'")
-    ap.add_argument("--name", help="experiment name (directory under --storage)")
-    ap.add_argument("--storage", default=str(DEFAULT_STORAGE), help="experiments directory")
-    ap.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
-    ap.add_argument("--no-report", action="store_true", help="skip the analysis report")
-    ap.add_argument("overrides", nargs="*", help="dotted key=value overrides of the sweep file")
-    args = ap.parse_args(argv)
-    try:
-        path, sweep = _experiment(args)
-        run = run_sweep(sweep, path, resume=args.resume, address=args.address)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        return 2
-    if run.interrupted:
+def run(args: argparse.Namespace) -> int:
+    path, sweep = _experiment(args)
+    outcome = run_sweep(sweep, path, resume=args.resume, address=args.address)
+    if outcome.interrupted:
         print(
-            f"\ninterrupted with {run.unfinished} trials unfinished; continue with:\n"
+            f"\ninterrupted with {outcome.unfinished} trials unfinished; continue with:\n"
             f"  python experiments/sweep.py --resume --storage {path.parent} --name {path.name}",
             file=sys.stderr,
         )
@@ -79,7 +68,21 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_report:
         print(f"report: {write_report(experiment)}")
     print(f"results: {path}  (tensorboard --logdir {path})")
-    return 1 if run.results.num_errors else 0
+    return 1 if outcome.results.num_errors else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--config", default=str(DEFAULT_CONFIG), help="sweep YAML file")
+    ap.add_argument("--address", default=os.environ.get("RAY_ADDRESS"), help="e.g. 'auto'")
+    ap.add_argument("--name", help="experiment name (directory under --storage)")
+    ap.add_argument("--storage", default=str(DEFAULT_STORAGE), help="experiments directory")
+    ap.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
+    ap.add_argument("--no-report", action="store_true", help="skip the analysis report")
+    add_debug_flag(ap)
+    ap.add_argument("overrides", nargs="*", help="dotted key=value overrides of the sweep file")
+    args = ap.parse_args(argv)
+    return run_cli(lambda: run(args), args.debug)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@
     python features/extract.py --manifest manifest.parquet --out feats/egemaps \
         --feature-set egemaps [--workers 2] [--address auto]
     python features/extract.py ... --feature-set ssl --ssl-checkpoint model.pt --layer 6
+
+Prints the summary as one JSON line on stdout, and on stderr what loading resampled and
+down-mixed and the first failed files, with the path of `failures.parquet` that lists them
+all.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import json
 import sys
 
 from raysim.features import extract_features
-from raysim.features.extract import DEFAULT_SHARD_SIZE
+from raysim.features.extract import DEFAULT_SHARD_SIZE, load_manifest
 from raysim.registry import FEATURE_EXTRACTORS
 
 
@@ -57,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
             params["layer"] = args.layer
     elif args.ssl_checkpoint or args.layer is not None:
         parser.error("--ssl-checkpoint/--layer only apply to --feature-set ssl")
+    try:  # a missing or malformed manifest (a CSV, say) fails here, in one line, before Ray
+        load_manifest(args.manifest)
+    except (FileNotFoundError, ValueError) as err:
+        parser.exit(2, f"error: {err}\n")
     if args.address:
         import ray
 
@@ -70,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         shard_size=args.shard_size,
         on_error=args.on_error,
     )
+    for line in summary.report_lines():
+        print(line, file=sys.stderr)
     print(json.dumps(summary.to_dict()))
     return 0
 

@@ -1,6 +1,7 @@
 """raysim: federated learning simulation for audio (SE, SER) at cluster scale on Ray.
 
 >>> import raysim
+>>> raysim.describe({"rounds": 5})  # the clients and held-out set, without training
 >>> result = raysim.Simulation({"rounds": 5}).run()
 
 The names below are imported on first use, so that `import raysim.se` or
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from raysim.config import ConfigError, SimulationConfig, load_config, parse_config
+    from raysim.federation import Federation, describe
     from raysim.simulation import Simulation, SimulationResult
 
 _EXPORTS = {
@@ -21,14 +23,18 @@ _EXPORTS = {
     "SimulationConfig": "raysim.config",
     "load_config": "raysim.config",
     "parse_config": "raysim.config",
+    "Federation": "raysim.federation",
+    "describe": "raysim.federation",
     "Simulation": "raysim.simulation",
     "SimulationResult": "raysim.simulation",
 }
 __all__ = [
     "ConfigError",
+    "Federation",
     "Simulation",
     "SimulationConfig",
     "SimulationResult",
+    "describe",
     "load_config",
     "parse_config",
 ]

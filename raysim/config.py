@@ -153,19 +153,37 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
             set_dotted(out, key.strip(), yaml.safe_load(raw))
         except NotASectionError as err:
             raise ConfigError(str(err)) from None
+        except yaml.YAMLError as err:
+            problem = _yaml_problem(err)
+            raise ConfigError(f"override {pair!r}: the value is not YAML ({problem})") from None
     return out
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """What a YAML parse error says, on one line (with the line and column if known)."""
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    mark = getattr(err, "problem_mark", None)
+    return problem + (f" at line {mark.line + 1}, column {mark.column + 1}" if mark else "")
+
+
+def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    """The mapping in YAML file `path` (`what` it is, for messages); ConfigError if the
+    file is missing, not YAML or not a mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(err)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    return data
 
 
 def load_config(
     path: str | Path | None = None, overrides: list[str] | None = None
 ) -> SimulationConfig:
     """Read a YAML config file, apply dotted `key=value` overrides, and validate."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        data = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: top level must be a mapping")
+    data = read_yaml_mapping(path, "config file") if path is not None else {}
     return parse_config(merge(data, parse_overrides(overrides or [])))

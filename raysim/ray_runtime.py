@@ -30,6 +30,11 @@ _PROMPT_CONNECT = {
 # Task events feed only the dashboard's task views and the state API, both absent
 # from a lean start; the driver flushing them made every shutdown ~0.25 s longer.
 _NO_TASK_EVENTS = {"task_events_report_interval_ms": 0}
+# Ray 2.59+ turns token authentication on for a new local cluster when RAY_AUTH_MODE
+# is unset, and warns so on every start. raysim keeps the default (authentication on)
+# and drops only that notice; a RAY_AUTH_MODE the user sets is Ray's business.
+_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+_AUTH_NOTICE = "Token authentication is enabled for this Ray cluster"
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None, **kwargs: Any) -> bool:
@@ -38,8 +43,10 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, **kwargs: 
     A local Ray started here has no dashboard, no API server (job submission and
     the `ray.util.state` listing APIs) and no task events: raysim needs none of
     them, and they cost start-up and shutdown time. Pass ``include_dashboard=True``
-    to have all three. Returns True if this call started Ray (the caller then owns its
-    shutdown). Extra keyword arguments go to :func:`ray.init`.
+    to have all three. Ray's notice that a new local cluster has token authentication
+    on (Ray's default) is not printed; authentication stays on. Returns True if this
+    call started Ray (the caller then owns its shutdown). Extra keyword arguments go to
+    :func:`ray.init`.
     """
     if ray.is_initialized():
         return False
@@ -53,12 +60,36 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, **kwargs: 
                 options["num_cpus"] = num_cpus
             system = dict(_PROMPT_CONNECT)
             lean.enter_context(_prompt_raylet_lookup())
+            lean.enter_context(_without_auth_notice())
             if not options["include_dashboard"]:
                 system.update(_NO_TASK_EVENTS)
                 lean.enter_context(_without_api_server())
             options["_system_config"] = {**system, **options.get("_system_config", {})}
         ray.init(**options)
     return True
+
+
+class _DropNotice(logging.Filter):
+    """Drops the log records whose message starts with `prefix`."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefix)
+
+
+@contextlib.contextmanager
+def _without_auth_notice() -> Iterator[None]:
+    """Ray's notice that a new local cluster has token authentication on (the default
+    since Ray 2.59) is dropped inside the block; authentication itself is unchanged."""
+    logger, notice = logging.getLogger(_AUTH_LOGGER), _DropNotice(_AUTH_NOTICE)
+    logger.addFilter(notice)
+    try:
+        yield
+    finally:
+        logger.removeFilter(notice)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -31,8 +30,14 @@ from pydantic import Field, PositiveInt, ValidationError, field_validator, model
 from pydantic_core import PydanticCustomError
 
 from raysim.analysis.tables import markdown, mean_std
-from raysim.config import ConfigError, EngineConfig, Section, SimulationConfig, parse_config
-from raysim.data.corpora import BUILDERS
+from raysim.config import (
+    ConfigError,
+    EngineConfig,
+    Section,
+    SimulationConfig,
+    parse_config,
+    read_yaml_mapping,
+)
 from raysim.data.se_sources import AudioSetParams, SEMixturesParams
 from raysim.data.sources import build_source
 from raysim.dotted import merge
@@ -62,17 +67,11 @@ def default_metrics() -> list[str]:
 
 
 def audio_set_problem(value: AudioSetParams) -> str | None:
-    """What keeps `value` from loading: an unknown corpus, a missing folder or manifest
-    ($VARS expanded), or an unset variable; None if nothing."""
-    raw = value.manifest if value.manifest is not None else value.root
-    path = Path(os.path.expandvars(os.path.expanduser(raw)))
-    if "$" in str(path):
-        return f"{raw!r} names an unset environment variable"
-    if value.manifest is not None:
-        return None if path.is_file() else f"manifest {path} is not a file"
-    if value.corpus.lower().replace("-", "_") not in BUILDERS:
-        return f"unknown corpus {value.corpus!r}; known: {', '.join(BUILDERS)}"
-    return None if path.is_dir() else f"root {path} is not a folder"
+    """What keeps `value` from loading (:meth:`AudioSetParams.problem`): an unknown
+    corpus, a missing folder or manifest ($VARS expanded), or an unset variable, as
+    ``key: message``; None if nothing."""
+    problem = value.problem()
+    return None if problem is None else f"{problem[0]}: {problem[1]}"
 
 
 class CompareData(SEMixturesParams):
@@ -129,11 +128,7 @@ class CompareConfig(Section):
 
 def load_compare_config(path: Path) -> CompareConfig:
     """Read and validate a compare config; ConfigError naming the bad keys."""
-    if not path.is_file():
-        raise ConfigError(f"compare config not found: {path}")
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a mapping")
+    data = read_yaml_mapping(path, "compare config")
     try:
         return CompareConfig.model_validate(data)
     except ValidationError as err:

@@ -23,8 +23,11 @@ from raysim.engine.checkpoint import latest_checkpoint
 from raysim.engine.pool import spawn_worker
 from raysim.engine.sampling import ClientSampler
 from raysim.engine.worker_spec import WorkerSpec
+from raysim.federation import Federation, federation_of
+from raysim.input_checks import check_inputs
+from raysim.progress import RoundProgress
 from raysim.ray_runtime import init_ray, shutdown_ray
-from raysim.round_record import EVAL_PREFIX, RoundRecord
+from raysim.round_record import RoundRecord
 from raysim.run_checks import StuckMetrics, warn_run
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,7 @@ class SimulationResult:
     weights: np.ndarray
     metrics: dict[str, float] = field(default_factory=dict)  # the last evaluation
     warnings: list[str] = field(default_factory=list)  # `raysim.run_checks`, as warned
+    federation: Federation | None = None  # who held what (`raysim.federation`)
 
 
 def _current_placement_group_options() -> dict[str, Any]:
@@ -80,15 +84,24 @@ class Simulation:
         self._owns_ray = False
         self._aggregator: Any = None  # the ray.remote(Aggregator) actor
         self._stuck = StuckMetrics(self.config.eval.stuck_rounds)
+        #: the clients and held-out set this run trains on, once started; saved as
+        #: federation.json in checkpoint.dir when there is one
+        self.federation: Federation | None = None
 
     # -- lifecycle ----------------------------------------------------------------
     def start(self) -> Simulation:
-        """Start Ray (if needed), ship the data once, and launch the actors."""
+        """Check the config's inputs (ConfigError naming the key before Ray starts),
+        start Ray (if needed), ship the data once, and launch the actors."""
         if self._aggregator is not None:
             return self
         cfg = self.config
+        if self._data is None:
+            check_inputs(cfg)
         self._owns_ray = init_ray(self._address)
         data = self._data or build_source(cfg.data, cfg.seed)
+        self.federation = federation_of(cfg, data)
+        if cfg.checkpoint.dir:
+            self.federation.save(cfg.checkpoint.dir)
         population = len(data.clients)
         pg_options = _current_placement_group_options()
         spec = WorkerSpec(
@@ -204,7 +217,7 @@ class Simulation:
             history = ray.get(self._aggregator.get_history.remote())[:done]
             for record in history:  # a resumed run's stuck stretch counts from its start
                 self._stuck.update(record)
-            with _progress(progress, self.config.rounds, done) as advance:
+            with RoundProgress(progress, self.config.rounds, done) as advance:
                 for _ in range(done, self.config.rounds):
                     record = self.run_round()
                     history.append(record)
@@ -216,42 +229,5 @@ class Simulation:
         evals = [e for e in (RoundRecord.from_dict(r).eval for r in history) if e]
         metrics = evals[-1] if evals else {}
         ended = [warn_run(m) for m in self.config.task.run_warnings(history)]
-        return SimulationResult(history, weights, metrics, self._stuck.messages + ended)
-
-
-class _progress:
-    """A rich progress bar over rounds showing the latest metric (or nothing)."""
-
-    def __init__(self, enabled: bool, total: int, done: int):
-        self.enabled, self.total, self.done = enabled, total, done
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda record: None
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self._bar = Progress(
-            TextColumn("round"), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[info]}"),
-        )  # fmt: skip
-        self._bar.start()
-        task = self._bar.add_task("rounds", total=self.total, completed=self.done, info="")
-
-        def advance(record: dict[str, Any]) -> None:
-            shown = {
-                k: v for k, v in record.items() if k.startswith(EVAL_PREFIX) or k == "train_loss"
-            }
-            info = "  ".join(f"{k}={v:.4f}" for k, v in shown.items() if isinstance(v, float))
-            self._bar.update(task, advance=1, info=info)
-
-        return advance
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._bar.stop()
+        warnings = self._stuck.messages + ended
+        return SimulationResult(history, weights, metrics, warnings, self.federation)

@@ -97,7 +97,7 @@ def test_resume_from_mid_run_checkpoint_gives_identical_weights(ray_session, tmp
             raise KeyboardInterrupt
         finally:
             sim.shutdown()
-    assert sorted(p.name for p in ckpt.iterdir()) == ["round-00003.pt"]
+    assert sorted(p.name for p in ckpt.iterdir()) == ["federation.json", "round-00003.pt"]
     resumed = raysim.Simulation(merge(base, {"checkpoint": {"dir": str(ckpt), "every": 3}}))
     result = resumed.run(progress=False, resume=True)
     assert [r["round"] for r in result.history] == [1, 2, 3, 4, 5, 6]

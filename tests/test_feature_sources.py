@@ -34,7 +34,7 @@ def test_held_out_speakers_never_appear_in_clients():
     assert len(data.eval_data["y"]) + sum(data.clients.num_samples(c) for c in range(4)) == len(x)
 
 
-def test_explicit_held_out_groups_and_unknown_labels_are_checked():
+def test_explicit_held_out_groups_and_unknown_classes_are_checked():
     x, meta = _store()
     params = FeatureStoreParams(source="feature_store", path="mem", held_out={"groups": ["spk0"]})
     data = source_from_features(x, meta, params, seed=0, origin="mem")
@@ -44,11 +44,11 @@ def test_explicit_held_out_groups_and_unknown_labels_are_checked():
             source="feature_store", path="mem", held_out={"groups": ["nobody"]}
         )
         source_from_features(x, meta, bad, seed=0, origin="mem")
-    with pytest.raises(ValueError, match="data.classes"):
+    with pytest.raises(ValueError, match="data.classes: 'calm' is not a label of mem"):
         source_from_features(
             x,
             meta,
-            FeatureStoreParams(source="feature_store", path="mem", classes=["ang"]),
+            FeatureStoreParams(source="feature_store", path="mem", classes=["ang", "calm"]),
             0,
             "mem",
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from ray._private import services
 
@@ -43,3 +45,18 @@ def test_started_ray_has_no_api_server_and_the_hook_is_restored(ray_session):
     with ray_runtime._without_api_server():
         assert Node.start_api_server is not ray_start_api_server
     assert Node.start_api_server is ray_start_api_server
+
+
+def test_local_start_drops_only_rays_token_auth_notice(caplog):
+    logger = logging.getLogger(ray_runtime._AUTH_LOGGER)
+    notice = "Token authentication is enabled for this Ray cluster. Set RAY_AUTH_MODE=..."
+    with caplog.at_level(logging.WARNING, logger=ray_runtime._AUTH_LOGGER):
+        with ray_runtime._without_auth_notice():
+            logger.warning(notice)
+            logger.warning("Token authentication is enabled but no token was found")
+        logger.warning(notice)  # outside a local start: Ray's as it is
+    assert [r.getMessage() for r in caplog.records] == [
+        "Token authentication is enabled but no token was found",
+        notice,
+    ]
+    assert not logger.filters

@@ -56,16 +56,18 @@ def test_bad_sources_and_method_keys_are_named(tmp_path, corpus_root, monkeypatc
     bad_root = _data(corpus_root)
     bad_root["speech"]["root"] = str(tmp_path / "nowhere")
     message = _error(tmp_path, {"data": bad_root})
-    assert f"data.speech: root {tmp_path / 'nowhere'} is not a folder" in message
+    assert f"data.speech: root: {tmp_path / 'nowhere'} does not exist" in message
     monkeypatch.delenv("SE_COMPARE_TEST_ROOT", raising=False)
     unset = _data(corpus_root, noise={"manifest": "${SE_COMPARE_TEST_ROOT}/noise.parquet"})
     message = _error(tmp_path, {"data": unset})
     assert (
-        "data.noise: '${SE_COMPARE_TEST_ROOT}/noise.parquet' names an unset environment" in message
+        "data.noise: manifest: '${SE_COMPARE_TEST_ROOT}/noise.parquet' names an unset "
+        "environment variable" in message
     )
     typo = _data(corpus_root)
     typo["speech"]["corpus"] = "urdo"
-    assert "data.speech: unknown corpus 'urdo'; known: " in _error(tmp_path, {"data": typo})
+    message = _error(tmp_path, {"data": typo})
+    assert "data.speech: corpus: 'urdo' is not a known corpus; known: " in message
     own = _error(tmp_path, {"data": _data(corpus_root, p_pu=1.0, noise_clip="noise_only")})
     assert "noise_clip, p_pu: set by each method's named config" in own
 

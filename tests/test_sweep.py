@@ -7,6 +7,7 @@ run in subprocesses, apart from the session's shared instance.
 from __future__ import annotations
 
 import copy
+import csv
 import importlib.util
 import json
 import os
@@ -154,6 +155,33 @@ def test_mlflow_logging_without_mlflow_fails_clearly_before_running(tmp_path):
     assert not (tmp_path / "exp").exists()
 
 
+def test_progress_csv_widens_for_keys_reported_later(tmp_path):
+    from raysim.sweep.progress_csv import ProgressCSV
+
+    class Trial:  # what the logger reads of a Tune trial
+        local_path, checkpoint = str(tmp_path), None
+
+        def init_local_path(self):
+            pass
+
+    trial, logger = Trial(), ProgressCSV()
+    logger.log_trial_result(1, trial, {"round": 1, "eval_uar": float("nan"), "config": {}})
+    logger.log_trial_result(2, trial, {"round": 2, "eval_uar": 0.5, "eval_f1": 0.4})
+    logger.log_trial_end(trial)
+    ProgressCSV().log_trial_result(3, trial, {"round": 3, "eval_f1": 0.6})  # a restarted driver
+    with (tmp_path / "progress.csv").open() as f:
+        rows = list(csv.reader(f))
+    assert rows == [["round", "eval_uar", "eval_f1"], ["1", "nan", ""], ["2", "0.5", "0.4"],
+                    ["3", "", "0.6"]]  # fmt: skip
+
+
+def test_live_view_says_which_value_it_shows():
+    from raysim.sweep.live import LiveView
+
+    columns = [c.header for c in LiveView("eval_uar", "max", 3).render([]).columns]
+    assert columns[4:6] == ["eval_uar (latest)", "best (max)"]
+
+
 # -- SIGINT and --resume --------------------------------------------------------------
 
 
@@ -173,6 +201,7 @@ def resumed(tmp_path_factory) -> dict:
     once a short one has finished and a long one has a checkpoint, then resumed."""
     root = tmp_path_factory.mktemp("resume")
     spec = sweep_spec(space={"rounds": {"grid": [3, 40]}, "seed": {"grid": [0, 1]}})
+    spec["config"]["eval"] = {"every": 2}  # round 1 reports no evaluation
     spec["report"] = {"heatmap": {"x": "rounds", "y": "seed"}}
     config = root / "resume.yaml"
     config.write_text(yaml.safe_dump(spec))
@@ -248,8 +277,23 @@ def test_results_hold_every_key_the_trials_reported(resumed):
         for row in history.to_dict("records"):
             expected = reported[row["round"]]
             assert row["node_id"] == expected["node_id"]
-            # (the tables Tune writes hold floats to about 1e-15)
-            assert {k: row[k] for k in keys} == pytest.approx({k: expected[k] for k in keys})
+            # (the tables Tune writes hold floats to about 1e-15; NaN before the first eval)
+            got, want = {k: row[k] for k in keys}, {k: expected[k] for k in keys}
+            assert got == pytest.approx(want, nan_ok=True)
+
+
+def test_progress_csv_and_federation_json_of_every_trial(resumed):
+    # the first evaluation is in round 2: every eval metric still has its column
+    for trial in resumed["path"].glob("trial_*"):
+        with (trial / "progress.csv").open() as f:
+            header = next(csv.reader(f))
+        reported = set().union(*(r.keys() for r in _rows(trial))) - {"config"}
+        assert {"eval_accuracy", "eval_uar", "eval_f1", "eval_loss"} <= set(header)
+        assert reported <= set(header)
+        fed = json.loads((trial / "federation.json").read_text())
+        assert fed["source"] == "synthetic_features" and len(fed["examples"]) == 8
+    exp = load_experiment(resumed["path"])
+    assert set(exp.federations) == set(exp.trials["trial_id"])
 
 
 def test_report_writes_markdown_tables_and_plots(resumed):
@@ -261,7 +305,8 @@ def test_report_writes_markdown_tables_and_plots(resumed):
     text = report.read_text()
     assert "## Results per configuration" in text and "## Best configuration" in text
     assert " ± " in text  # mean ± std over the two seeds
-    for png in ("heatmap.png", "convergence.png", "ablation.png", "communication.png"):
+    pngs = ("heatmap.png", "convergence.png", "ablation.png", "communication.png", "federation.png")
+    for png in pngs:
         assert f"]({png})" in text
         assert (report.parent / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

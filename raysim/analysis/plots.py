@@ -8,6 +8,7 @@ keys, nothing varied).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ from raysim.sweep.results import CONFIG, Experiment
 from raysim.sweep.trainable import EVAL_ROUND
 
 MAX_LINES = 10  # convergence curves drawn (the best configurations)
+MAX_FEDERATIONS = 4  # distinct federations drawn (clients × classes panels)
+ANNOTATE_CELLS = 400  # counts written in the cells of a panel up to this many cells
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -176,3 +179,57 @@ def communication(exp: Experiment, out: Path) -> Path | None:
     ax.set_xlabel("data communicated so far (MB, down + up, mean per trial)")
     title = f"{exp.metric} vs communication (mean over seeds; dot: final)"
     return _finish_curves(exp, fig, ax, title, out / "communication.png")
+
+
+def _federation_groups(exp: Experiment) -> list[tuple[str, dict]]:
+    """The distinct federations the trials trained (those with class counts), each with
+    a label: the swept values its trials share and other trials differ in (e.g. the
+    seed), else its trials' ids."""
+    groups: dict[str, list[str]] = {}
+    for trial_id, fed in sorted(exp.federations.items()):
+        if fed.get("class_counts"):
+            groups.setdefault(json.dumps(fed, sort_keys=True), []).append(trial_id)
+    if not groups:
+        return []
+    trials = exp.trials.set_index("trial_id").astype(str)
+    keys = [CONFIG + d.key for d in exp.sweep.dims if CONFIG + d.key in trials]
+    varying = [k for k in keys if trials[k].nunique() > 1] if len(groups) > 1 else []
+    out = []
+    for text, ids in list(groups.items())[:MAX_FEDERATIONS]:
+        mine = trials.loc[ids]
+        telling = [
+            f"{exp.label(k.removeprefix(CONFIG))}={mine[k].iloc[0]}"
+            for k in varying
+            if mine[k].nunique() == 1
+        ]
+        more = f" (+{len(ids) - 3})" if len(ids) > 3 else ""
+        label = ", ".join(telling) or f"trials {', '.join(ids[:3])}{more}"
+        out.append((label, json.loads(text)))
+    return out
+
+
+def federation_heatmaps(exp: Experiment, out: Path) -> Path | None:
+    """Examples per client × class (label, or noise class of SE mixtures) of each
+    distinct federation the trials trained (their federation.json), one panel each."""
+    groups = _federation_groups(exp)
+    if not groups:
+        return None
+    fig = Figure(figsize=(1.6 + 3.4 * len(groups), 4.2), layout="constrained")
+    axes = fig.subplots(1, len(groups), squeeze=False)[0]
+    for ax, (label, fed) in zip(axes, groups, strict=True):
+        counts = np.asarray(fed["class_counts"], dtype=float)
+        image = ax.imshow(counts, aspect="auto", cmap="viridis", interpolation="nearest")
+        if counts.size <= ANNOTATE_CELLS:
+            top = counts.max() or 1.0
+            for (i, j), v in np.ndenumerate(counts):
+                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7,
+                        color="black" if v > 0.6 * top else "white")  # fmt: skip
+        classes = fed["classes"]
+        if len(classes) <= 20:
+            ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+        ax.set_xlabel(fed["class_kind"])
+        ax.set_ylabel("client")
+        ax.set_title(f"{label}\n{len(counts)} clients, {int(counts.sum())} examples", fontsize=9)
+        fig.colorbar(image, ax=ax, label="examples", shrink=0.85)
+    fig.suptitle("training examples per client and class (federation.json)")
+    return _save(fig, out / "federation.png")

@@ -25,6 +25,7 @@ def _figures(exp: Experiment) -> list[tuple[str, Callable[[Experiment, Path], Pa
         ("Convergence over rounds", plots.convergence),
         ("Ablation: final metric per setting", plots.ablation_bars),
         ("Communication vs final metric", plots.communication),
+        ("Clients × classes: training examples", plots.federation_heatmaps),
     ]
 
 

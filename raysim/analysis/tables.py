@@ -125,7 +125,10 @@ def print_summary(exp: Experiment) -> None:
     table = summarize(exp)
     others = [m for m in metric_columns(exp) if m != exp.metric]
     cells = formatted(exp, table).drop(columns=others)
-    view = Table(title=f"{exp.sweep.name}: {exp.metric} ({exp.mode}), mean ± std over seeds")
+    view = Table(
+        title=f"{exp.sweep.name}: {exp.metric} of each trial's latest evaluation "
+        f"({exp.mode} is best), mean ± std over seeds"
+    )
     labels = {exp.label(k) for k in exp.varying_keys()}
     for col in cells.columns:
         view.add_column(str(col), justify="left" if col in labels else "right")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from raysim.data.clients import ArrayClients
 from raysim.data.held_out import HeldOutParams
@@ -24,12 +25,21 @@ from raysim.data.sources import PathSourceParams, SourceData, SourceParams
 from raysim.registry import PARTITIONERS
 from raysim.rng import Stream, stream
 
+log = logging.getLogger(__name__)
+
 
 class FeatureStoreParams(PathSourceParams):
     """A feature store on disk as client data."""
 
+    path_kind: ClassVar[Literal["file", "folder"]] = "folder"
+    path_hint: ClassVar[str] = "a feature store made by features/extract.py"
     label_column: str = "label"
-    classes: list[str] | None = Field(None, description="class order (default: sorted labels)")
+    classes: list[str] | None = Field(
+        None,
+        min_length=2,
+        description="the classes to use, in this order (default: every label, sorted); rows "
+        "of other labels are dropped and counted (info['dropped_rows'])",
+    )
     group_column: str = "speaker"
     standardize: Literal["none", "global"] = Field(
         "none",
@@ -38,6 +48,85 @@ class FeatureStoreParams(PathSourceParams):
     )
     held_out: HeldOutParams = Field(default_factory=HeldOutParams)
     partition: PARTITIONERS.type = PARTITIONERS.field({"name": "group"})
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _classes_as_strings(cls, value: object) -> object:
+        """Labels are strings; YAML reads ``data.classes=[0,2]`` as numbers."""
+        if isinstance(value, list | tuple):
+            return [
+                str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+                for v in value
+            ]
+        return value
+
+    @field_validator("classes")
+    @classmethod
+    def _classes_once(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) < len(value):
+            twice = sorted({c for c in value if value.count(c) > 1})
+            raise ValueError(f"classes listed twice: {', '.join(twice)}")
+        return value
+
+    def input_problems(self) -> list[tuple[str, str]]:
+        """The store's path, and with `classes` its labels (only the label column is read)."""
+        problems = super().input_problems()
+        if problems:
+            return problems
+        from raysim.features.layout import list_shards
+
+        path = Path(self.path).expanduser()
+        if not list_shards(path):
+            return [("path", f"{path} holds no shard-*.parquet files ({self.path_hint})")]
+        if self.classes is not None:
+            from raysim.features.store import FeatureStore, FeatureStoreError
+
+            try:
+                store = FeatureStore(path)
+            except FeatureStoreError as err:
+                return [("path", str(err))]
+            if self.label_column not in store.columns:
+                return [("label_column", f"{self.label_column!r} is not a column of {path}")]
+            labels = store.table([self.label_column]).column(0).to_pandas().astype(str)
+            problem = unknown_classes(self.classes, labels, str(path), self.label_column)
+            if problem:
+                return [("classes", problem)]
+        return []
+
+
+def unknown_classes(
+    classes: list[str], labels: pd.Series, origin: str, label_column: str
+) -> str | None:
+    """Why `classes` cannot be selected from `labels` (a class no row has), naming the
+    class, the store and the labels it has; None if every class has rows."""
+    present = set(labels)
+    absent = [c for c in classes if c not in present]
+    if not absent:
+        return None
+    shown = ", ".join(repr(c) for c in absent)
+    return (
+        f"{shown} {'is not a label' if len(absent) == 1 else 'are not labels'} of {origin} "
+        f"(column {label_column!r} has {', '.join(sorted(present))})"
+    )
+
+
+def select_classes(
+    labels: pd.Series, classes: list[str] | None, origin: str, label_column: str
+) -> tuple[list[str], np.ndarray, dict[str, int]]:
+    """(class order, boolean mask of the rows kept, rows dropped per other label).
+
+    Without `classes` every label is a class (sorted) and every row is kept; with them,
+    rows of other labels are dropped. A listed class no row has raises ValueError naming
+    ``data.classes``.
+    """
+    if classes is None:
+        return sorted(labels.unique()), np.ones(len(labels), dtype=bool), {}
+    problem = unknown_classes(classes, labels, origin, label_column)
+    if problem:
+        raise ValueError(f"data.classes: {problem}")
+    keep = labels.isin(classes).to_numpy()
+    dropped = {str(k): int(v) for k, v in labels[~keep].value_counts().sort_index().items()}
+    return list(classes), keep, dropped
 
 
 def pooled_standardize(x: np.ndarray, train: np.ndarray) -> np.ndarray:
@@ -91,10 +180,18 @@ def source_from_features(
         if col not in meta:
             raise ValueError(f"{origin}: no column {col!r} (columns: {list(meta.columns)})")
     labels = meta[params.label_column].astype(str)
-    classes = params.classes or sorted(labels.unique())
-    unknown = set(labels) - set(classes)
-    if unknown:
-        raise ValueError(f"data.classes: labels {sorted(unknown)} in {origin} are not listed")
+    classes, keep, dropped = select_classes(labels, params.classes, origin, params.label_column)
+    if dropped:
+        log.warning(
+            "data.classes %s: dropped %d of %d rows of %s (%s)",
+            classes,
+            sum(dropped.values()),
+            len(labels),
+            origin,
+            ", ".join(f"{label}: {n}" for label, n in dropped.items()),
+        )
+        x, meta = x[keep], meta[keep].reset_index(drop=True)
+        labels = labels[keep].reset_index(drop=True)
     y = labels.map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
     group_names = sorted(meta[params.group_column].astype(str).unique())
     g = meta[params.group_column].astype(str).map({n: i for i, n in enumerate(group_names)})
@@ -110,6 +207,7 @@ def source_from_features(
         "num_classes": len(classes),
         "classes": list(classes),
         "groups": group_names,
+        "dropped_rows": dropped,  # label -> rows left out by data.classes
     }
     eval_data = {"x": x[test], "y": y[test], "group": g[test]}
     return SourceData(ArrayClients.from_partition(arrays, part.indices), eval_data, info)

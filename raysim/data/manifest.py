@@ -12,6 +12,10 @@ Required columns (any extra, corpus-specific columns are kept as they are):
 ``label``      str or null (emotion code, digit, noise class, ...)
 ``split``      str or null (``train``/``dev``/``test`` or a fold id such as ``"3"``)
 =============  =====================================================================
+
+Optional standard column: ``channels`` (nullable ``Int64``), the file's channel count,
+added by the header probe (``check_audio=True``). With ``sample_rate`` it records what the
+loader will change: other rates are resampled, several channels averaged to mono.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from typing import Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from raysim.audio.io import AudioError, audio_info
+from raysim.audio.conversion import FormatCounts
+from raysim.audio.io import AudioError, AudioHeader, read_header
+from raysim.parquet_input import NotParquetError, read_parquet_manifest
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "utt_id",
@@ -38,6 +44,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 )
 _STRING_COLUMNS = ("utt_id", "path", "speaker", "gender", "label", "split")
 GENDERS = frozenset({"M", "F"})
+CHANNELS_COLUMN = "channels"
 SKIPPED_COLUMNS: tuple[str, ...] = ("utt_id", "path", "reason")
 
 OnError = Literal["raise", "skip"]
@@ -45,6 +52,14 @@ OnError = Literal["raise", "skip"]
 
 class ManifestError(ValueError):
     """A manifest that does not follow the standard schema."""
+
+
+class AudioFileError(ManifestError):
+    """A manifest row whose audio file is missing, empty, unreadable or truncated."""
+
+    def __init__(self, path: str, reason: str, utt_id: str):
+        self.path, self.reason, self.utt_id = path, reason, utt_id
+        super().__init__(f"{path}: {reason} (utt_id={utt_id!r})")
 
 
 class ManifestCheck(NamedTuple):
@@ -75,9 +90,10 @@ def validate_manifest(
     Schema problems (missing column, duplicate or empty ``utt_id``, relative path, bad
     gender or sample rate) always raise :class:`ManifestError` naming the column and row.
     With ``check_audio=True`` every file's header is read (no decoding): files that are
-    missing, unreadable or hold no samples raise (``on_error="raise"``) or are moved to the
-    ``skipped`` table with a reason (``on_error="skip"``); ``duration``/``sample_rate`` are
-    filled from the header where they were missing.
+    missing, empty, unreadable, truncated (a WAV shorter than its header says) or hold no
+    samples raise :class:`AudioFileError` (``on_error="raise"``) or are moved to the
+    ``skipped`` table with a reason (``on_error="skip"``); ``duration``, ``sample_rate``
+    and ``channels`` are filled from the header.
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
@@ -103,15 +119,38 @@ def write_manifest(df: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
+def skipped_path(manifest_path: str | Path) -> Path:
+    """Where the skipped-files table of the manifest at `manifest_path` goes:
+    ``m.parquet`` → ``m.skipped.csv`` beside it."""
+    return Path(manifest_path).with_suffix(".skipped.csv")
+
+
+def write_skipped(skipped: pd.DataFrame, manifest_path: str | Path) -> Path:
+    """Write the skipped files (utt_id, path, reason) as CSV beside the manifest."""
+    path = skipped_path(manifest_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    skipped.reindex(columns=list(SKIPPED_COLUMNS)).to_csv(path, index=False)
+    return path
+
+
+def audio_formats(df: pd.DataFrame) -> FormatCounts | None:
+    """(sample rate, channels) counts of a probed manifest; None if it was not probed."""
+    if (
+        CHANNELS_COLUMN not in df
+        or df["sample_rate"].isna().any()
+        or df[CHANNELS_COLUMN].isna().any()
+    ):
+        return None
+    return FormatCounts.of(zip(df["sample_rate"], df[CHANNELS_COLUMN], strict=True))
+
+
 def read_manifest(path: str | Path) -> pd.DataFrame:
     """Read a Parquet manifest and validate its schema (files are not opened)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"manifest not found: {path}")
     try:
-        df = pd.read_parquet(path, engine="pyarrow")
-    except Exception as err:  # pyarrow raises several types for broken files
-        raise ManifestError(f"{path}: not a readable Parquet manifest ({err})") from err
+        df = read_parquet_manifest(path)
+    except NotParquetError as err:
+        raise ManifestError(str(err)) from None
     try:
         return validate_manifest(df).manifest
     except ManifestError as err:
@@ -129,16 +168,23 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
             .astype(object)
         )
     out["duration"] = pd.to_numeric(out["duration"], errors="coerce").astype("float64")
-    sample_rate = pd.to_numeric(out["sample_rate"], errors="coerce").astype("float64")
-    fractional = sample_rate.notna() & (sample_rate % 1 != 0)
-    if fractional.any():
-        idx = out.index[fractional][0]
-        raise ManifestError(
-            f"sample_rate must be an integer, got {sample_rate[idx]!r} in {_row_name(out, idx)}"
-        )
-    out["sample_rate"] = sample_rate.astype("Int64")
+    for col in ("sample_rate", CHANNELS_COLUMN):
+        if col in out:
+            out[col] = _int_column(out, col)
     extra = [c for c in out.columns if c not in REQUIRED_COLUMNS]
     return out[list(REQUIRED_COLUMNS) + extra]
+
+
+def _int_column(df: pd.DataFrame, col: str) -> pd.Series:
+    """`col` as nullable Int64; ManifestError naming the row of a fractional value."""
+    values = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    fractional = values.notna() & (values % 1 != 0)
+    if fractional.any():
+        idx = df.index[fractional][0]
+        raise ManifestError(
+            f"{col} must be an integer, got {values[idx]!r} in {_row_name(df, idx)}"
+        )
+    return values.astype("Int64")
 
 
 def _row_name(df: pd.DataFrame, idx) -> str:
@@ -166,12 +212,15 @@ def _check_schema(df: pd.DataFrame) -> None:
         raise ManifestError(
             f"gender must be 'M', 'F' or null, got {df.at[idx, 'gender']!r} in {_row_name(df, idx)}"
         )
-    bad_sr = df["sample_rate"].notna() & (df["sample_rate"].fillna(1) <= 0)
-    if bad_sr.any():
-        idx = df.index[bad_sr][0]
-        raise ManifestError(
-            f"sample_rate must be positive, got {df.at[idx, 'sample_rate']} in {_row_name(df, idx)}"
-        )
+    for col in ("sample_rate", CHANNELS_COLUMN):
+        if col not in df:
+            continue
+        bad = df[col].notna() & (df[col].fillna(1) <= 0)
+        if bad.any():
+            idx = df.index[bad][0]
+            raise ManifestError(
+                f"{col} must be positive, got {df.at[idx, col]} in {_row_name(df, idx)}"
+            )
     bad_dur = df["duration"] < 0
     if bad_dur.any():
         idx = df.index[bad_dur][0]
@@ -180,37 +229,28 @@ def _check_schema(df: pd.DataFrame) -> None:
         )
 
 
-def _header(path: str) -> tuple[float, int]:
-    """(duration, sample rate) from the header; raises ValueError with a readable reason."""
-    if not os.path.isfile(path):
-        raise ValueError("file not found")
-    if os.path.getsize(path) == 0:
-        raise ValueError("file is empty (0 bytes)")
-    try:
-        duration, sr = audio_info(path)
-    except AudioError as err:
-        raise ValueError(err.reason) from err
-    if duration <= 0:
-        raise ValueError("file holds no samples (zero length)")
-    return duration, sr
-
-
 def _check_files(df: pd.DataFrame, on_error: OnError) -> tuple[pd.DataFrame, pd.DataFrame]:
-    durations = df["duration"].to_numpy(dtype="float64", copy=True)
-    rates = df["sample_rate"].astype("float64").to_numpy(copy=True)
-    keep = np.ones(len(df), dtype=bool)
+    """Probe every file's header; fill duration, sample_rate and channels from it."""
+    headers: list[AudioHeader | None] = []
     skipped: list[dict] = []
-    for i, (utt_id, path) in enumerate(zip(df["utt_id"], df["path"], strict=True)):
+    for utt_id, path in zip(df["utt_id"], df["path"], strict=True):
         try:
-            durations[i], rates[i] = _header(path)
-        except ValueError as err:
+            headers.append(read_header(path))
+        except AudioError as err:
             if on_error == "raise":
-                raise ManifestError(f"{path}: {err} (utt_id={utt_id!r})") from err
-            keep[i] = False
-            skipped.append({"utt_id": utt_id, "path": path, "reason": str(err)})
+                raise AudioFileError(path, err.reason, utt_id) from err
+            headers.append(None)
+            skipped.append({"utt_id": utt_id, "path": path, "reason": err.reason})
+    keep = np.array([h is not None for h in headers], dtype=bool)
     out = df.copy()
-    out["duration"] = durations
-    out["sample_rate"] = pd.array(rates, dtype="Float64").astype("Int64")
+    out["duration"] = [h.duration if h is not None else np.nan for h in headers]
+    out["sample_rate"] = pd.array(
+        [h.sample_rate if h is not None else None for h in headers], "Int64"
+    )
+    out[CHANNELS_COLUMN] = pd.array(
+        [h.channels if h is not None else None for h in headers], "Int64"
+    )
+    out = _normalise(out)  # a new channels column goes after the required ones
     return (
         out[keep].reset_index(drop=True),
         pd.DataFrame(skipped, columns=list(SKIPPED_COLUMNS)),

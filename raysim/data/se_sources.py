@@ -22,15 +22,16 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Self
+from typing import TYPE_CHECKING, ClassVar, Literal, Self
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from raysim.data.clients import ArrayClients
 from raysim.data.held_out import HeldOutParams
-from raysim.data.sources import PathSourceParams, SourceData, SourceParams
+from raysim.data.sources import PathSourceParams, SourceData, SourceParams, path_problem
 from raysim.registry import PARTITIONERS, Params
 from raysim.rng import Stream, stream
 
@@ -63,6 +64,22 @@ class AudioSetParams(Params):
         if self.corpus is not None and self.root is None:
             raise ValueError("corpus needs root")
         return self
+
+    def problem(self) -> tuple[str, str] | None:
+        """What keeps this set from loading, as (its key, a message naming the value):
+        a missing manifest file or corpus folder ($VARS expanded), an unset variable, an
+        unknown corpus; None if nothing. Nothing is read."""
+        if self.manifest is not None:
+            what = "a Parquet manifest, e.g. made by features/manifest.py"
+            problem = path_problem(self.manifest, "file", what, expand_vars=True)
+            return ("manifest", problem) if problem else None
+        from raysim.data.corpora import BUILDERS
+
+        if self.corpus.lower().replace("-", "_") not in BUILDERS:
+            return "corpus", f"{self.corpus!r} is not a known corpus; known: {', '.join(BUILDERS)}"
+        what = f"the {self.corpus} corpus folder, in its published layout"
+        problem = path_problem(self.root, "folder", what, expand_vars=True)
+        return ("root", problem) if problem else None
 
 
 class SEHeldOutParams(HeldOutParams):
@@ -143,6 +160,14 @@ class SEMixturesParams(SourceParams):
             check_kinds_fit(n, self.p_supervised, self.p_pu)
         return self
 
+    def input_problems(self) -> list[tuple[str, str]]:
+        out = []
+        for role, audio_set in (("speech", self.speech), ("noise", self.noise)):
+            problem = audio_set.problem()
+            if problem is not None:
+                out.append((f"{role}.{problem[0]}", problem[1]))
+        return out
+
     @property
     def num_samples(self) -> int:
         """Training example length in samples."""
@@ -220,6 +245,46 @@ def noise_files_by_class(spec: pd.DataFrame) -> dict[str, list[str]]:
     return {cls: sorted(paths) for cls, paths in sorted(files.items())}
 
 
+def audio_conversion(spec: pd.DataFrame) -> str:
+    """What loading does to the files the `spec` rows use: ``"3 of 40 files will be
+    resampled from 8000 Hz to 16000 Hz, 0 down-mixed from stereo"`` (headers only)."""
+    from raysim.audio.conversion import FormatCounts, conversion_summary
+
+    columns = [c for c in spec.columns if c.endswith("_path")]
+    paths = sorted({p for c in columns for p in spec[c].dropna()})
+    return conversion_summary(FormatCounts.probe(paths), int(spec["sample_rate"].iat[0]))
+
+
+NO_CLASS = "(no class)"
+"""The noise class of noise files whose manifest gives none (``noise_partition: iid``)."""
+
+
+def speakers_and_noise_classes(
+    train: pd.DataFrame, test: pd.DataFrame, n_clients: int
+) -> dict[str, list]:
+    """What `raysim.federation` reads of a federation the arrays do not hold: each
+    client's speakers (``client_speakers``), the noise classes (``noise_classes``),
+    each client's and the held-out examples' count per noise class
+    (``client_class_counts``, ``held_out_class_counts``)."""
+    import pandas as pd
+
+    def noise_class(rows: pd.DataFrame) -> pd.Series:
+        cls = rows["noise_class"].astype(object)
+        return cls.where(cls.notna(), NO_CLASS).astype(str)
+
+    classes = sorted(set(noise_class(train)) | set(noise_class(test)))
+    table = pd.crosstab(train["client_id"], noise_class(train))
+    table = table.reindex(index=range(n_clients), columns=classes, fill_value=0)
+    held = noise_class(test).value_counts().reindex(classes, fill_value=0)
+    speakers = train.groupby("client_id")["speaker"].unique()
+    return {
+        "client_speakers": [sorted(map(str, speakers.get(c, []))) for c in range(n_clients)],
+        "noise_classes": classes,
+        "client_class_counts": table.to_numpy(np.int64).tolist(),
+        "held_out_class_counts": held.to_numpy(np.int64).tolist(),
+    }
+
+
 def _at_most(rows: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     """`rows`, or a seeded sample of `n` of them kept in their order."""
     if n is None or n >= len(rows):
@@ -242,6 +307,8 @@ def se_mixtures(params: SEMixturesParams, seed: int) -> SourceData:
     speech = load_audio_set(params.speech, "speech", seed)
     noise = load_audio_set(params.noise, "noise", seed)
     spec = build_mixture_spec(speech, noise, params, seed)
+    conversion = audio_conversion(spec)
+    print(f"se_mixtures audio: {conversion}", file=sys.stderr, flush=True)
     n_clients = int(spec["client_id"].max()) + 1
     train = spec[spec["split"] == "train"].sort_values("client_id", kind="stable")
     test = _at_most(spec[spec["split"] == "test"], params.max_test_examples, seed)
@@ -270,12 +337,16 @@ def se_mixtures(params: SEMixturesParams, seed: int) -> SourceData:
         "client_examples": counts.tolist(),
         "held_out_speakers": sorted(map(str, test["speaker"].unique())),
         "held_out_noise_files": noise_files_by_class(test),
+        **speakers_and_noise_classes(train, test, n_clients),
+        "audio_conversion": conversion,
     }
     return SourceData(ArrayClients(arrays, offsets), test_arrays, info)
 
 
 class NpzW2Params(PathSourceParams):
     """The W2 workload file (`workloads.py dump w2`): X (mixtures), offsets, test_*."""
+
+    path_hint: ClassVar[str] = "an .npz file with X, offsets, test_mix, test_speech"
 
     sample_rate: int = Field(8000, ge=1000)
 
@@ -284,7 +355,7 @@ def npz_w2(params: NpzW2Params, seed: int) -> SourceData:
     """Unsupervised clients holding only noisy mixtures (client c owns rows
     offsets[c]:offsets[c+1] of X); the task pairs them into mixtures of mixtures.
     Server data: test_mix / test_speech / test_noise."""
-    path = Path(params.path)
+    path = Path(params.path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"data.path: no such file {path}")
     with np.load(path) as f:

@@ -8,9 +8,10 @@ SourceData`` builder, imported where it runs.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 from pydantic import Field
@@ -42,14 +43,50 @@ class SourceParams(Params):
         paths made absolute (trials run in their own directories). Default: unchanged."""
         return self
 
+    def input_problems(self) -> list[tuple[str, str]]:
+        """What keeps the inputs these params name from loading (a missing file or
+        folder...), as ``(key below data, message naming the value)`` pairs; checked
+        before Ray starts (`raysim.input_checks`) and cheap: nothing is read. Default:
+        none."""
+        return []
+
+
+def path_problem(
+    value: str, kind: Literal["file", "folder"], what: str, *, expand_vars: bool = False
+) -> str | None:
+    """Why `value` (``~`` expanded, and ``$VARS`` with `expand_vars`, as its loader
+    does) is not an existing `kind`: a message naming the path and saying what it should
+    be (`what`); None if it is one."""
+    path = Path(os.path.expanduser(value))
+    if expand_vars:
+        path = Path(os.path.expandvars(path))
+        if "$" in str(path):
+            return f"{value!r} names an unset environment variable ({what})"
+    where = "" if path.is_absolute() else f" in {Path.cwd()}"
+    if not path.exists():
+        return f"{path} does not exist{where} ({what})"
+    if kind == "file" and not path.is_file():
+        return f"{path} is not a file ({what})"
+    if kind == "folder" and not path.is_dir():
+        return f"{path} is not a folder ({what})"
+    return None
+
 
 class PathSourceParams(SourceParams):
     """A source read from one file or folder at ``path``."""
 
+    #: what `path` must be, for the check before a run
+    path_kind: ClassVar[Literal["file", "folder"]] = "file"
+    #: what `path` should hold, for messages
+    path_hint: ClassVar[str] = "the source's data file"
     path: str
 
     def prepare(self) -> Self:
         return self.model_copy(update={"path": str(Path(self.path).expanduser().resolve())})
+
+    def input_problems(self) -> list[tuple[str, str]]:
+        problem = path_problem(self.path, self.path_kind, self.path_hint)
+        return [("path", problem)] if problem else []
 
 
 def build_source(params: SourceParams, seed: int) -> SourceData:
@@ -92,10 +129,12 @@ def synthetic_features(params: SyntheticFeaturesParams, seed: int) -> SourceData
 class NpzParams(PathSourceParams):
     """Arrays in the WORKLOADS.md file form: X, y, offsets, X_test, y_test."""
 
+    path_hint: ClassVar[str] = "an .npz file with X, y, offsets, X_test, y_test"
+
 
 def npz(params: NpzParams, seed: int) -> SourceData:
     """Clients and test set from an .npz file (client c owns rows offsets[c]:offsets[c+1])."""
-    path = Path(params.path)
+    path = Path(params.path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"data.path: no such file {path}")
     with np.load(path) as f:

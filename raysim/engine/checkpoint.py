@@ -102,7 +102,7 @@ def load_initial_weights(path: str | Path, size: int) -> np.ndarray:
     a raysim checkpoint, or a file holding one flat tensor of the model's state."""
     import torch
 
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"init_checkpoint: no such file {path}")
     blob = torch.load(path, weights_only=True)

@@ -14,9 +14,11 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import ray
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from raysim.audio.conversion import FormatCounts, conversion_summary
 from raysim.features.base import FeatureConfig, resolve_config
 from raysim.features.layout import (
     FAILURE_SCHEMA,
@@ -29,6 +31,8 @@ from raysim.features.layout import (
     write_atomic,
 )
 from raysim.features.shard import extract_shard
+from raysim.parquet_input import NotParquetError, read_parquet_manifest
+from raysim.ray_runtime import init_ray
 
 DEFAULT_SHARD_SIZE = 64
 REQUIRED_COLUMNS = ("utt_id", "path")
@@ -51,10 +55,31 @@ class ExtractionSummary:
     n_shards: int
     n_shards_skipped: int  # already complete from an earlier run
     seconds: float
+    failures_file: Path  # every failed file with its reason (utt_id, path, reason)
+    audio: str | None = None  # what loading resampled and down-mixed (None: not recorded)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {**asdict(self), "out_dir": str(self.out_dir)}
+        return {
+            **asdict(self),
+            "out_dir": str(self.out_dir),
+            "failures_file": str(self.failures_file),
+        }
+
+    def report_lines(self, limit: int = 5) -> list[str]:
+        """Human-readable account: the audio conversion, and the failed files (the first
+        `limit` with their reasons) with where the full list is."""
+        lines = [f"audio: {self.audio}"] if self.audio else []
+        if not self.n_failed:
+            lines.append(f"failures: none ({self.failures_file} is empty)")
+            return lines
+        files = f"{self.n_failed} file{'s' if self.n_failed > 1 else ''}"
+        lines.append(f"failures: {files} failed, listed in {self.failures_file}:")
+        failed = pq.read_table(self.failures_file).slice(0, limit).to_pylist()
+        lines += [f"  {row['path']}: {row['reason']}" for row in failed]
+        if self.n_failed > limit:
+            lines.append(f"  ... and {self.n_failed - limit} more")
+        return lines
 
 
 @dataclass(frozen=True)
@@ -71,12 +96,10 @@ def load_manifest(manifest: pd.DataFrame | str | Path) -> pd.DataFrame:
         df, name = manifest, "manifest DataFrame"
     else:
         name = str(manifest)
-        if not Path(manifest).is_file():
-            raise FileNotFoundError(f"manifest not found: {name}")
-        try:
-            df = pd.read_parquet(manifest)
-        except Exception as err:
-            raise ValueError(f"{name}: cannot read as a Parquet manifest ({err})") from err
+        try:  # one-line errors for a missing file and for a CSV given as the manifest
+            df = read_parquet_manifest(manifest)
+        except NotParquetError as err:
+            raise ValueError(str(err)) from None
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{name}: missing column(s) {missing}; has {list(df.columns)}")
@@ -191,7 +214,8 @@ def extract_features(
     Ray cluster, which is started locally if not yet initialised). Complete shards from an
     earlier run with the same inputs are skipped. With ``on_error="record"`` files that
     fail (unreadable audio, NaN/inf features) go to ``failures.parquet`` and the rest
-    completes; ``"raise"`` stops at the first one.
+    completes; ``"raise"`` stops at the first one. The summary names that file and says
+    how many files loading resampled and down-mixed (``audio``).
     """
     start = time.perf_counter()
     if on_error not in ("record", "raise"):
@@ -210,8 +234,7 @@ def extract_features(
     todo = _pending(out, shards, feature_set, resolved)
     if todo:
         (out / FAILURES_FILE).unlink(missing_ok=True)
-        if not ray.is_initialized():
-            ray.init()
+        init_ray()  # a no-op if Ray is up; else a lean local start
         workers = num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         _run(todo, config, schema, out, feature_set, resolved, on_error, workers, progress)
     return _finish(out, shards, feature_set, len(shards) - len(todo), start)
@@ -270,12 +293,16 @@ def _finish(
 ) -> ExtractionSummary:
     """Write failures.parquet from every shard's metadata and sum up."""
     failures, n_ok, dim = [], 0, 0
+    formats, load_rate, recorded = FormatCounts(), None, False
     for shard in shards:
         meta = read_metadata(shard_path(out, shard.index))
         if not meta or not meta.get("complete"):
             raise FeatureExtractionError(f"{shard_path(out, shard.index)}: shard incomplete")
         failures.extend(meta["failures"])
         n_ok, dim = n_ok + meta["n_rows"], meta["dim"]
+        if "audio_formats" in meta:  # shards written before it was recorded lack it
+            formats.update(FormatCounts.from_json(meta["audio_formats"]))
+            load_rate, recorded = meta["load_rate"], True
     write_atomic(pa.Table.from_pylist(failures, schema=FAILURE_SCHEMA), out / FAILURES_FILE)
     return ExtractionSummary(
         out_dir=out,
@@ -286,4 +313,6 @@ def _finish(
         n_shards=len(shards),
         n_shards_skipped=n_skipped,
         seconds=time.perf_counter() - start,
+        failures_file=out / FAILURES_FILE,
+        audio=conversion_summary(formats, load_rate, done=True) if recorded else None,
     )

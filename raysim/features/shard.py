@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from raysim.audio.io import AudioError, load_audio
+from raysim.audio.conversion import FormatCounts
+from raysim.audio.io import AudioError, read_audio
 from raysim.features.base import Extractor, FeatureConfig, build_extractor
 from raysim.features.layout import FEATURES_COLUMN, with_metadata, write_atomic
 
@@ -21,9 +22,12 @@ def cached_extractor(config: FeatureConfig) -> Extractor:
     return build_extractor(config)
 
 
-def _features(extractor: Extractor, path: str) -> np.ndarray:
-    wave, sr = load_audio(path, extractor.sample_rate)
-    vec = np.asarray(extractor.process(wave, sr), dtype=np.float32).reshape(-1)
+def _features(extractor: Extractor, path: str, formats: FormatCounts) -> np.ndarray:
+    """The file's feature vector; counts the file's (rate, channels) in `formats`."""
+    audio = read_audio(path, extractor.sample_rate)
+    formats[audio.orig_sample_rate, audio.orig_channels] += 1
+    vec = np.asarray(extractor.process(audio.wave, audio.sample_rate), dtype=np.float32)
+    vec = vec.reshape(-1)
     if vec.shape != (extractor.dim,):
         raise ValueError(f"extractor returned {vec.shape[0]} values, expected {extractor.dim}")
     n_bad = int((~np.isfinite(vec)).sum())
@@ -44,13 +48,16 @@ def extract_shard(
     """Extract every row of `rows` (audio at `paths`) and write the shard to `out_path`.
 
     Files that fail are listed in the shard metadata (``on_error="record"``) or raise a
-    ValueError naming the file (``on_error="raise"``). Returns the shard's counts.
+    ValueError naming the file (``on_error="raise"``). The metadata also counts the
+    decoded files' own (sample rate, channels), and the rate they were loaded at, so the
+    run can say what was resampled and down-mixed. Returns the shard's counts.
     """
     extractor = cached_extractor(config)
     vectors, ok, failures = [], [], []
+    formats = FormatCounts()
     for i, path in enumerate(paths):
         try:
-            vectors.append(_features(extractor, path))
+            vectors.append(_features(extractor, path, formats))
             ok.append(i)
         except Exception as err:  # any failure of one file is recorded, the rest go on
             reason = err.reason if isinstance(err, AudioError) else f"{type(err).__name__}: {err}"
@@ -68,6 +75,8 @@ def extract_shard(
         "feature_names": extractor.feature_names,
         "n_rows": len(ok),
         "failures": failures,
+        "audio_formats": formats.to_json(),
+        "load_rate": extractor.sample_rate,
         "complete": True,
     }
     write_atomic(with_metadata(table, meta), Path(out_path))

@@ -35,7 +35,8 @@ class LiveView(tune.Callback):
     """Tune callback drawing the trials table while the sweep runs.
 
     Args:
-        metric: the metric shown (latest value and the trial's best).
+        metric: the metric shown: its latest evaluation (the value Tune compares
+            trials by), and the trial's best evaluation so far.
         mode: 'max' or 'min', for the best value.
         rounds: rounds per trial (for the progress column).
     """
@@ -116,7 +117,8 @@ class LiveView(tune.Callback):
         summary = "  ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items()))
         elapsed = time.monotonic() - self._start
         table = Table(title=f"sweep: {len(trials)} trials  {summary}  [{elapsed:.0f} s]")
-        for col in ("trial", "status", "node", "round", self.metric, "best", "params"):
+        latest, best = f"{self.metric} (latest)", f"best ({self.mode})"
+        for col in ("trial", "status", "node", "round", latest, best, "params"):
             table.add_column(col, overflow="fold" if col == "params" else "ellipsis")
         shown = sorted(trials, key=lambda t: (_ORDER.get(t.status, 9), t.trial_id))
         for trial in shown[:_MAX_ROWS]:
@@ -132,7 +134,7 @@ class LiveView(tune.Callback):
                 row = self._row(trial)
                 self.console.print(
                     f"trial {row[0]} {row[1].lower()}: round {row[3]} "
-                    f"{self.metric}={row[4] or '-'} {row[6]}",
+                    f"latest {self.metric}={row[4] or '-'} {row[6]}",
                     highlight=False,
                     soft_wrap=True,
                 )

@@ -7,7 +7,7 @@ so results can be grouped by any config key, swept directly or not.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from ray.tune.result import TIMESTAMP
 
 from raysim.config import parse_config
 from raysim.dotted import flatten
+from raysim.federation import load_federation
 from raysim.sweep.runner import saved_sweep
 from raysim.sweep.space import apply, describe
 from raysim.sweep.spec import Sweep
@@ -39,12 +40,15 @@ class Experiment:
             (:class:`~raysim.sweep.trainable.TrialReport`: the round record, every
             key of it, with the latest evaluation's ``eval_*`` values,
             ``eval_round`` and ``node_id``), Tune's ``timestamp`` and ``trial_id``.
+        federations: per trial id, the federation it trained (its ``federation.json``,
+            as :meth:`raysim.federation.Federation.to_dict`), where it saved one.
     """
 
     path: Path
     sweep: Sweep
     trials: pd.DataFrame
     history: pd.DataFrame
+    federations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def metric(self) -> str:
@@ -115,10 +119,13 @@ def load_experiment(path: str | Path) -> Experiment:
     sweep = saved_sweep(path)
     analysis = ExperimentAnalysis(str(path))
     frames = analysis.trial_dataframes
-    histories, rows = [], []
+    histories, rows, federations = [], [], {}
     for trial in sorted(analysis.trials, key=lambda t: t.trial_id):
         reports = _reports(frames.get(trial.trial_id, pd.DataFrame()))
         histories.append(_history(trial.trial_id, reports))
         rows.append(_trial_row(sweep, trial, reports))
+        federation = load_federation(trial.path) if trial.path else None
+        if federation is not None:
+            federations[trial.trial_id] = federation.to_dict()
     history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
-    return Experiment(path, sweep, pd.DataFrame(rows), history)
+    return Experiment(path, sweep, pd.DataFrame(rows), history, federations)

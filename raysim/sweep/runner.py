@@ -21,6 +21,7 @@ from ray import tune
 from raysim.config import ConfigError, parse_config
 from raysim.ray_runtime import init_ray
 from raysim.sweep.live import LiveView
+from raysim.sweep.progress_csv import ProgressCSV
 from raysim.sweep.space import param_space
 from raysim.sweep.spec import Sweep, parse_sweep
 from raysim.sweep.trainable import make_trainable
@@ -65,10 +66,11 @@ def prepare_data(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _callbacks(sweep: Sweep, path: Path, live: bool) -> list[tune.Callback]:
-    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+    from ray.tune.logger import JsonLoggerCallback, TBXLoggerCallback
 
     spec = sweep.spec
-    callbacks: list[tune.Callback] = [JsonLoggerCallback(), CSVLoggerCallback()]
+    # progress.csv with every key reported, not only those of the first round
+    callbacks: list[tune.Callback] = [JsonLoggerCallback(), ProgressCSV()]
     if spec.logging.tensorboard:
         callbacks.append(TBXLoggerCallback())
     mlflow = spec.logging.mlflow_spec()

@@ -7,17 +7,22 @@ Everything is validated on load, before Ray starts: the file's own sections
 
 from __future__ import annotations
 
-import copy
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import ConfigDict, Field, ValidationError
 
-from raysim.config import ConfigError, Section, parse_config, parse_overrides
+from raysim.config import (
+    ConfigError,
+    Section,
+    parse_config,
+    parse_overrides,
+    read_yaml_mapping,
+)
 from raysim.dotted import has_dotted, merge, unflatten
+from raysim.input_checks import check_inputs
 from raysim.sweep.space import Dimension, parse_space, validate_space
 from raysim.validation_errors import format_validation_error
 
@@ -80,7 +85,12 @@ class TuneSpec(Section):
     metric: str = Field("eval_accuracy", description="a reported key, e.g. eval_uar")
     mode: Literal["max", "min"] = "max"
     num_samples: int = Field(1, ge=1, description="repeats of the grid (sampled keys redrawn)")
-    max_concurrent_trials: int | None = Field(None, ge=1, description="default: as fit")
+    max_concurrent_trials: int | None = Field(
+        None,
+        ge=1,
+        description="most trials running at once (default: as many as their placement "
+        "groups, `trial`, fit on the cluster)",
+    )
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
 
 
@@ -223,16 +233,12 @@ def parse_sweep(data: dict[str, Any], default_name: str = "sweep") -> Sweep:
     _check_reserved(spec, dims)
     _check_scheduler(spec)
     _check_report_keys(spec, dims)
+    check_inputs(parse_config(spec.config), prefix="config.")
     return Sweep(spec, dims)
 
 
 def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
     """Read a sweep YAML file and apply dotted overrides (e.g. `config.rounds=5`)."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"sweep file not found: {path}")
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a mapping")
-    data = merge(copy.deepcopy(data), parse_overrides(overrides or []))
+    data = merge(read_yaml_mapping(path, "sweep file"), parse_overrides(overrides or []))
     return parse_sweep(data, default_name=path.stem)

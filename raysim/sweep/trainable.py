@@ -5,7 +5,8 @@ simulation's aggregator actor) and one bundle per engine worker, so trials
 pack a machine or a cluster without oversubscribing it; the engine keeps its
 actors inside the group. Every round is reported (schedulers act per round)
 and every few rounds a whole-simulation checkpoint goes to Tune, from which an
-interrupted or failed trial resumes.
+interrupted or failed trial resumes. Each trial saves the federation it trains
+(`raysim.federation`) as federation.json in its folder, beside Tune's results.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ray import tune
 from ray.tune import result as tune_result
 
 from raysim.dotted import merge
+from raysim.federation import FEDERATION_FILE, Federation
 from raysim.round_record import EVAL_PREFIX, RoundRecord
 from raysim.simulation import Simulation
 from raysim.sweep.space import apply
@@ -131,6 +133,16 @@ def _latest_eval(state: dict[str, Any], metric: str) -> tuple[dict[str, float], 
     return {k.removeprefix(EVAL_PREFIX): v for k, v in saved.items()}, eval_round
 
 
+def _save_federation(federation: Federation) -> None:
+    """``federation.json`` in the trial's folder of the experiment, on Tune's storage
+    (where its results go, from whichever node the trial runs on)."""
+    storage = tune.get_context().get_storage()
+    fs, folder = storage.storage_filesystem, storage.trial_fs_path
+    fs.create_dir(folder, recursive=True)
+    with fs.open_output_stream(f"{folder}/{FEDERATION_FILE}") as out:
+        out.write(federation.to_json().encode())
+
+
 def _report(sim: Simulation, metrics: dict[str, Any], state: dict[str, Any], save: bool) -> None:
     if not save:
         tune.report(metrics)
@@ -157,6 +169,7 @@ def run_trial(
     node_id = ray.get_runtime_context().get_node_id()
     try:
         sim.start()
+        _save_federation(sim.federation)
         latest, eval_round = _latest_eval(_restore(sim), metric)
         start, rounds = sim.stats()["round"], sim.config.rounds
         for _ in range(start, rounds):

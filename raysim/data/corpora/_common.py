@@ -95,3 +95,19 @@ def finish_manifest(
             stacklevel=3,
         )
     return manifest
+
+
+_GENDERS = {"m": "M", "male": "M", "man": "M", "f": "F", "female": "F", "woman": "F"}
+
+
+def normalise_gender(value: object) -> str | None:
+    """'M', 'F' or None from the usual spellings (m/male/man, f/female/woman, any case).
+
+    Raises ValueError naming the value for anything else.
+    """
+    if value is None or (isinstance(value, float) and value != value) or str(value) == "":
+        return None
+    gender = _GENDERS.get(str(value).strip().lower())
+    if gender is None:
+        raise ValueError(f"gender {value!r} is not one of M/F, male/female")
+    return gender
