@@ -16,6 +16,7 @@ from collections.abc import Callable
 USER_ERRORS: tuple[tuple[str, str], ...] = (
     ("raysim.config", "ConfigError"),
     ("raysim.data.roots", "DataRootError"),
+    ("raysim.data.errors", "DataConfigError"),
     ("raysim.data.manifest", "ManifestError"),
     ("raysim.data.corpora._common", "CorpusLayoutError"),
     ("raysim.features.store", "FeatureStoreError"),

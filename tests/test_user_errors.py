@@ -126,3 +126,29 @@ def _builders() -> list[str]:
     from raysim.data.corpora import BUILDERS
 
     return list(BUILDERS)
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["data.held_out.fraction=0.9"], "data.held_out.fraction=0.9 leaves no training groups"),
+        (
+            ["data.partition.name=group", "data.partition.n_clients=9"],
+            "n_clients=9 exceeds the number of",
+        ),
+    ],
+)
+def test_data_the_config_contradicts_is_one_line(overrides, message, capsys):
+    """Settings valid on their own that the data cannot satisfy (found while building
+    it, here by --describe: no Ray)."""
+    base = ["data.source=procedural_ser", "data.n_speakers=4",
+            "data.utterances_per_speaker_per_emotion=2"]  # fmt: skip
+    assert _cli("run").main([*base, *overrides, "--describe"]) == 2
+    assert message in _one_clean_line(capsys)
+
+
+def test_a_manifest_override_on_a_corpus_config_says_how_to_switch():
+    data = {"source": "se_mixtures", "speech": {"corpus": "fsdd", "root": "/x", "manifest": "m"},
+            "noise": {"manifest": "n"}}  # fmt: skip
+    with pytest.raises(ConfigError, match=r"not both .* add KEY.corpus=null KEY.root=null"):
+        parse_config({"task": {"name": "speech_enhancement"}, "data": data})

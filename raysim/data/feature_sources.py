@@ -20,6 +20,7 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from raysim.data.clients import ArrayClients
+from raysim.data.errors import DataConfigError
 from raysim.data.held_out import HeldOutParams
 from raysim.data.sources import PathSourceParams, SourceData, SourceParams
 from raysim.registry import PARTITIONERS
@@ -123,7 +124,7 @@ def select_classes(
         return sorted(labels.unique()), np.ones(len(labels), dtype=bool), {}
     problem = unknown_classes(classes, labels, origin, label_column)
     if problem:
-        raise ValueError(f"data.classes: {problem}")
+        raise DataConfigError(f"data.classes: {problem}")
     keep = labels.isin(classes).to_numpy()
     dropped = {str(k): int(v) for k, v in labels[~keep].value_counts().sort_index().items()}
     return list(classes), keep, dropped
@@ -145,7 +146,7 @@ def held_out_mask(
     """Boolean mask of the rows the server keeps."""
     if params.by == "split":
         if "split" not in meta:
-            raise ValueError("data.held_out.by='split' but the store has no 'split' column")
+            raise DataConfigError("data.held_out.by='split' but the store has no 'split' column")
         mask = (meta["split"].astype(str) == params.split_value).to_numpy()
     else:
         groups = meta[group_column].astype(str)
@@ -153,22 +154,23 @@ def held_out_mask(
         if params.groups is not None:
             unknown = set(params.groups) - set(groups)
             if unknown:
-                raise ValueError(f"data.held_out.groups: no rows for {sorted(unknown)}")
+                raise DataConfigError(f"data.held_out.groups: no rows for {sorted(unknown)}")
             chosen = set(params.groups)
         elif params.folds is not None:
             if params.folds > len(names):
                 msg = f"data.held_out.folds={params.folds} but only {len(names)} groups"
-                raise ValueError(msg)
+                raise DataConfigError(msg)
             chosen = params.fold_groups(names)
         else:
             n = max(1, int(round(params.fraction * len(names)))) if params.fraction else 0
             if n >= len(names):
                 msg = f"data.held_out.fraction={params.fraction} leaves no training groups"
-                raise ValueError(msg)
+                raise DataConfigError(msg)
             chosen = set(stream(seed, Stream.HELD_OUT_GROUPS).choice(names, n, replace=False))
         mask = groups.isin(chosen).to_numpy()
     if mask.all() or not mask.any():
-        raise ValueError("data.held_out: the split leaves no training rows or no held-out rows")
+        msg = "data.held_out: the split leaves no training rows or no held-out rows"
+        raise DataConfigError(msg)
     return mask
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import Field
 
+from raysim.data.errors import DataConfigError
 from raysim.registry import Named
 from raysim.rng import Stream, stream
 
@@ -58,7 +59,7 @@ def _check_n_clients(n_clients: int, n_items: int, what: str) -> None:
     if n_clients < 1:
         raise ValueError(f"n_clients must be >= 1 (got {n_clients})")
     if n_clients > n_items:
-        raise ValueError(f"n_clients={n_clients} exceeds the number of {what} ({n_items})")
+        raise DataConfigError(f"n_clients={n_clients} exceeds the number of {what} ({n_items})")
 
 
 def _fill_empty(parts: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
@@ -211,7 +212,7 @@ class SemiFedSERParams(Named):
 
 def _need_groups(params: Named, groups: np.ndarray | None) -> np.ndarray:
     if groups is None:
-        raise ValueError(f"data.partition.name={params.name!r} needs groups (e.g. speakers)")
+        raise DataConfigError(f"data.partition.name={params.name!r} needs groups (e.g. speakers)")
     return groups
 
 

@@ -59,8 +59,15 @@ class AudioSetParams(Params):
 
     @model_validator(mode="after")
     def _one_form(self) -> AudioSetParams:
-        if (self.manifest is None) == (self.corpus is None):
+        if self.manifest is None and self.corpus is None:
             raise ValueError("give either manifest or corpus (+ root)")
+        if self.manifest is not None and self.corpus is not None:
+            # e.g. a config's {corpus, root} with a manifest= override merged into it
+            raise ValueError(
+                f"give either manifest or corpus (+ root), not both (manifest "
+                f"{self.manifest!r}, corpus {self.corpus!r}); to replace a config's corpus "
+                "from the command line, add KEY.corpus=null KEY.root=null"
+            )
         if self.corpus is not None and self.root is None:
             raise ValueError("corpus needs root")
         return self
