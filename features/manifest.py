@@ -39,6 +39,7 @@ from raysim.data.manifest import (
     AudioFileError,
     ManifestError,
     audio_formats,
+    contents_summary,
     skipped_path,
     validate_manifest,
     write_manifest,
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         df, skipped = validate_manifest(df, check_audio=not args.no_probe, on_error=args.on_error)
     except AudioFileError as err:
         parser.exit(
-            1,
+            2,
             f"error: {err}\nuse --on-error skip to skip such files "
             f"(they are then listed in {skipped_path(args.out)})\n",
         )
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {"corpus": args.corpus or "csv", "rows": len(df), "out": str(path)}
     if args.where:
         summary["dropped"] = dropped
+    print(f"contents: {contents_summary(df)}", file=sys.stderr)
     formats = audio_formats(df)
     if formats is not None:
         print(f"audio: {header_summary(formats)}", file=sys.stderr)

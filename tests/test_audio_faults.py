@@ -275,7 +275,7 @@ def test_manifest_cli_default_stops_naming_the_file(fsdd_with_faults, tmp_path, 
     argv = ["--corpus", "fsdd", "--root", str(fsdd_with_faults), "--out", str(out)]
     with pytest.raises(SystemExit) as exit_info:
         _manifest_cli().main(argv)
-    assert exit_info.value.code == 1
+    assert exit_info.value.code == 2  # a user error
     err = capsys.readouterr().err
     assert "1_theo_0.wav: file is empty (0 bytes)" in err
     assert "use --on-error skip" in err

@@ -346,3 +346,13 @@ def test_classes_need_two_distinct_names(classes, message):
         parse_config({"data": {"source": "feature_store", "path": "x", "classes": classes}})
     with pytest.raises(ValueError):
         FeatureStoreParams(source="feature_store", path="x", classes=classes)
+
+
+def test_contents_summary_counts_labels_and_flags_a_pattern_that_took_the_wrong_part():
+    from raysim.data.manifest import contents_summary
+
+    good = pd.DataFrame({"label": ["ang", "neu"] * 10, "speaker": [f"s{i % 5}" for i in range(20)]})
+    assert contents_summary(good) == "2 labels (ang 10, neu 10); 5 speakers"
+    wrong = good.assign(label=[f"s{i}-ang" for i in range(20)])
+    assert "20 labels" in contents_summary(wrong)
+    assert "check the pattern's {label} field" in contents_summary(wrong)

@@ -255,3 +255,29 @@ def _check_files(df: pd.DataFrame, on_error: OnError) -> tuple[pd.DataFrame, pd.
         out[keep].reset_index(drop=True),
         pd.DataFrame(skipped, columns=list(SKIPPED_COLUMNS)),
     )
+
+
+#: distinct values of a column printed in full by :func:`contents_summary`
+SHOWN_VALUES = 8
+
+
+def contents_summary(df: pd.DataFrame) -> str:
+    """One line on what the manifest holds: its labels (with counts), speakers and noise
+    classes, so a pattern that captured the wrong part of the names shows at once (a
+    "label" with as many values as files)."""
+    parts = []
+    for column, name in (
+        ("label", "labels"),
+        ("speaker", "speakers"),
+        ("noise_class", "noise classes"),
+    ):
+        if column not in df or df[column].isna().all():
+            continue
+        counts = df[column].value_counts()
+        shown = ", ".join(f"{v} {n}" for v, n in counts.head(SHOWN_VALUES).items())
+        more = f", ... {len(counts) - SHOWN_VALUES} more" if len(counts) > SHOWN_VALUES else ""
+        part = f"{len(counts)} {name}" + (f" ({shown}{more})" if column != "speaker" else "")
+        if column == "label" and len(counts) > max(SHOWN_VALUES, len(df) // 4):
+            part += " — more labels than expected: check the pattern's {label} field"
+        parts.append(part)
+    return "; ".join(parts) if parts else "no label, speaker or noise_class values"

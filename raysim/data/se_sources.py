@@ -30,6 +30,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from raysim.data.clients import ArrayClients
+from raysim.data.errors import DataConfigError
 from raysim.data.held_out import HeldOutParams
 from raysim.data.sources import PathSourceParams, SourceData, SourceParams, path_problem
 from raysim.registry import PARTITIONERS, Params
@@ -300,6 +301,19 @@ def _at_most(rows: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     return rows.iloc[keep]
 
 
+def _no_test_examples(params: SEMixturesParams, speech: pd.DataFrame) -> str:
+    """Why the recipe held out nothing, as far as the settings tell."""
+    held = params.held_out
+    msg = f"data.held_out (by {held.by}): the mixtures have no test examples"
+    if held.by == "split":
+        n = int((speech["split"].astype(str) == held.split_value).sum()) if "split" in speech else 0
+        return (
+            f"{msg}: the speech set has {n} rows with split={held.split_value!r} "
+            "(data.held_out.by=groups holds out a fraction of the speakers instead)"
+        )
+    return f"{msg}: are the held-out files shorter than data.test_chunk_seconds?"
+
+
 def se_mixtures(params: SEMixturesParams, seed: int) -> SourceData:
     """Clients and held-out test mixtures from speech and noise manifests.
 
@@ -320,7 +334,7 @@ def se_mixtures(params: SEMixturesParams, seed: int) -> SourceData:
     train = spec[spec["split"] == "train"].sort_values("client_id", kind="stable")
     test = _at_most(spec[spec["split"] == "test"], params.max_test_examples, seed)
     if test.empty:
-        raise ValueError("data: the mixture recipe left no test examples")
+        raise DataConfigError(_no_test_examples(params, speech))
     match_level = params.snr_range_db is not None
     arrays = _materialise(train, params.noise_clip, match_level)
     check_kinds_fit(n_clients, params.p_supervised, params.p_pu)
