@@ -353,6 +353,9 @@ def test_contents_summary_counts_labels_and_flags_a_pattern_that_took_the_wrong_
 
     good = pd.DataFrame({"label": ["ang", "neu"] * 10, "speaker": [f"s{i % 5}" for i in range(20)]})
     assert contents_summary(good) == "2 labels (ang 10, neu 10); 5 speakers"
-    wrong = good.assign(label=[f"s{i}-ang" for i in range(20)])
-    assert "20 labels" in contents_summary(wrong)
-    assert "check the pattern's {label} field" in contents_summary(wrong)
+    assert "check the pattern" not in contents_summary(good)
+    too_many = good.assign(label=[f"x{i}-ang" for i in range(20)])
+    assert "20 labels" in contents_summary(too_many)
+    assert "check the pattern's {label} field" in contents_summary(too_many)
+    with_speaker = good.assign(label=good.speaker + "-" + good.label)
+    assert "check the pattern's {label} field" in contents_summary(with_speaker)

@@ -277,7 +277,18 @@ def contents_summary(df: pd.DataFrame) -> str:
         shown = ", ".join(f"{v} {n}" for v, n in counts.head(SHOWN_VALUES).items())
         more = f", ... {len(counts) - SHOWN_VALUES} more" if len(counts) > SHOWN_VALUES else ""
         part = f"{len(counts)} {name}" + (f" ({shown}{more})" if column != "speaker" else "")
-        if column == "label" and len(counts) > max(SHOWN_VALUES, len(df) // 4):
-            part += " — more labels than expected: check the pattern's {label} field"
+        if column == "label" and _label_looks_wrong(df, len(counts)):
+            part += " — check the pattern's {label} field"
         parts.append(part)
     return "; ".join(parts) if parts else "no label, speaker or noise_class values"
+
+
+def _label_looks_wrong(df: pd.DataFrame, n_labels: int) -> bool:
+    """Labels nearly as many as the files, or mostly holding their row's speaker: the
+    signs of a pattern whose {label} took more of the name than the class."""
+    if n_labels > max(SHOWN_VALUES, len(df) // 4):
+        return True
+    if "speaker" not in df or df["speaker"].isna().any():
+        return False
+    holds = [str(spk) in str(lab) for spk, lab in zip(df["speaker"], df["label"], strict=True)]
+    return sum(holds) > len(df) / 2
