@@ -143,6 +143,19 @@ def table(runs: list[dict[str, Any]], seeds: list[int]) -> str:
     return "\n".join(lines)
 
 
+def references(base: dict[str, Any], runs_of: list[Variant], folds: int | None) -> list[str]:
+    """The centralized references (`experiments/centralized.py`) recorded for each
+    variant's data and task, averaged over the folds: the IID upper bound lines."""
+    from raysim.centralized_results import fold_reference_lines
+
+    out = []
+    for name, overrides in runs_of:
+        cfg = merge(base, overrides)
+        each = [merge(cfg, {"data": {"held_out": {"fold": k}}}) for k in range(folds or 0)]
+        out += fold_reference_lines([parse_config(c) for c in each or [cfg]], "uar", name)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--config", default=str(DEFAULT_CONFIG), help="YAML config")
@@ -204,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                 runs += seed_runs
                 rows.append(fold_mean(seed_runs) if args.folds else seed_runs[0])
     print(table(rows, args.seeds))
+    for line in references(base, runs_of, args.folds):
+        print(line)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"config": base, "runs": runs}, indent=1))

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from raysim.centralized import split_held_out, train_centralized
-from raysim.config import parse_config
+from raysim.config import ConfigError, parse_config
 from raysim.data.sources import build_source
 from raysim.registry import TASKS
 
@@ -80,3 +80,67 @@ def test_entry_point_rejects_a_config_typo_naming_the_key(capsys):
     spec.loader.exec_module(cli)
     assert cli.main(["--epochs", "1", "local.batch_sise=8"]) == 2
     assert "local.batch_sise" in capsys.readouterr().err
+
+
+def test_pooling_by_clients_prepares_each_client_as_itself():
+    config = parse_config({**CONFIG, "centralized": {"pool": "clients", "epochs": 2}})
+    result = train_centralized(config)
+    assert len(result.history) == 2 and result.n_train == 400
+    assert result.test_metrics["uar"] > 0.5
+
+
+def test_a_bad_centralized_key_is_rejected_naming_it():
+    with pytest.raises(ConfigError, match="centralized.epoch"):
+        parse_config({**CONFIG, "centralized": {"epoch": 3}})
+    with pytest.raises(ConfigError, match="centralized.num_workers"):
+        parse_config({**CONFIG, "centralized": {"num_workers": 0}})
+
+
+def test_entry_point_rejects_a_bad_centralized_key(capsys):
+    assert _cli().main(["--engine", "local", "centralized.batch_sise=8"]) == 2
+    assert "centralized.batch_sise" in capsys.readouterr().err
+
+
+def test_sharded_order_yields_only_the_shard():
+    from raysim.tasks.base import LocalData
+
+    local = LocalData({"x": torch.arange(10)})
+    batches = list(local.batches(3, np.array([8, 2, 4, 6])))
+    assert [b["x"].tolist() for b in batches] == [[8, 2, 4], [6]]
+
+
+def test_references_are_found_by_data_and_task(tmp_path):
+    from raysim.centralized_results import find_references, reference_lines, save_reference
+
+    config = parse_config(CONFIG)
+    for seed, uar in ((0, 0.8), (1, 0.9)):
+        save_reference(config, "ray_train", {"uar": uar}, seed=seed, folder=tmp_path)
+    save_reference(config, "ray_train", {"uar": 0.9}, seed=0, folder=tmp_path)  # replaces
+    (ref,) = find_references(parse_config({**CONFIG, "rounds": 7, "seed": 5}), tmp_path)
+    assert (ref.method, ref.runs, ref.metrics["uar"]) == ("ray_train", 2, pytest.approx(0.9))
+    lines = reference_lines(config, "eval_uar", tmp_path)
+    assert lines == ["- IID upper bound (centralized ray_train, 2 runs): uar 0.9000"]
+    other = {**CONFIG, "task": {**CONFIG["task"], "hidden": [8]}}
+    assert find_references(parse_config(other), tmp_path) == []
+
+
+def _cli():
+    spec = importlib.util.spec_from_file_location(
+        "centralized_cli", REPO / "experiments" / "centralized.py"
+    )
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    return cli
+
+
+def test_fold_references_average_the_folds_and_need_every_fold(tmp_path):
+    from raysim.centralized_results import fold_reference_lines, save_reference
+
+    configs = [parse_config({**CONFIG, "seed": s}) for s in (0, 1)]  # stand-ins for folds
+    other = parse_config({**CONFIG, "task": {**CONFIG["task"], "hidden": [4]}})
+    save_reference(configs[0], "local", {"uar": 0.8}, seed=0, folder=tmp_path)
+    save_reference(other, "local", {"uar": 0.6}, seed=0, folder=tmp_path)
+    lines = fold_reference_lines([configs[0], other], "uar", "x", tmp_path)
+    assert lines == ["- IID upper bound [x] (centralized local, 2 runs, 2 folds): uar 0.7000"]
+    assert fold_reference_lines([configs[0], parse_config({**CONFIG, "data": {
+        **CONFIG["data"], "dim": 4}})], "uar", folder=tmp_path) == []  # fmt: skip

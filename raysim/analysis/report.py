@@ -58,9 +58,22 @@ def _header(exp: Experiment) -> list[str]:
         f"- trials: {len(exp.trials)} ({status})",
         f"- metric: `{exp.metric}` ({spec.tune.mode}), the latest evaluation of each trial",
         f"- scheduler: {spec.tune.scheduler.name}",
+        *_references(exp),
         "",
     ]
     return lines
+
+
+def _references(exp: Experiment) -> list[str]:
+    """The centralized references recorded for the sweep's base data and task
+    (`experiments/centralized.py`): the IID upper bound lines."""
+    from raysim.centralized_results import reference_lines
+    from raysim.config import ConfigError, parse_config
+
+    try:
+        return reference_lines(parse_config(exp.sweep.spec.config), exp.metric)
+    except (ConfigError, KeyError, TypeError):
+        return []
 
 
 def write_report(experiment: Experiment | str | Path, out: str | Path | None = None) -> Path:

@@ -56,8 +56,9 @@ class LocalData:
     def batches(
         self, batch_size: int, order: np.ndarray | None = None
     ) -> Iterator[dict[str, torch.Tensor]]:
-        """Minibatches of rows [i*b, (i+1)*b) of the stored (or permuted) order."""
-        for start in range(0, self.size, batch_size):
+        """Minibatches of rows [i*b, (i+1)*b) of the stored order, or of `order` (a
+        permutation of the rows, or a shard of them: a DDP worker's share)."""
+        for start in range(0, self.size if order is None else len(order), batch_size):
             if order is None:
                 yield {k: t[start : start + batch_size] for k, t in self.tensors.items()}
             else:
