@@ -16,7 +16,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from raysim.centralized_config import CentralizedConfig
 from raysim.dotted import NotASectionError, merge, set_dotted
+from raysim.privacy import PrivacyConfig, config_problems, invalid
 from raysim.registry import (
     DATA_SOURCES,
     LOCAL_OPTIMIZERS,
@@ -116,6 +118,25 @@ class SimulationConfig(Section):
     engine: EngineConfig = Field(default_factory=EngineConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    centralized: CentralizedConfig = Field(
+        default_factory=CentralizedConfig,
+        description="the pooled-data reference (`experiments/centralized.py`); unused by FL",
+    )
+    privacy: PrivacyConfig | None = Field(
+        None, description="differential privacy (DP-FedAvg, `raysim.privacy`); None: off"
+    )
+
+    @model_validator(mode="after")
+    def _private(self) -> SimulationConfig:
+        if self.privacy is None:
+            return self
+        problems = config_problems(self)
+        if problems:
+            raise invalid("SimulationConfig", problems)
+        if self.strategy.weighting is None:  # DP-FedAvg's uniform weights
+            uniform = self.strategy.model_copy(update={"weighting": "uniform"})
+            object.__setattr__(self, "strategy", uniform)
+        return self
 
     @model_validator(mode="after")
     def _fit_to_rounds(self) -> SimulationConfig:

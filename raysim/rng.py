@@ -29,6 +29,9 @@ class Stream(IntEnum):
     PSEUDO_LABEL_PAIRING = 0xA11  # [seed, round, client, tag]
     CENTRALIZED_SPLIT = 0xCE5  # [seed, tag]: validation vs test rows of a centralized run
     TEST_SUBSET = 0x7E5  # [seed, tag]: the SE test examples kept under max_test_examples
+    DP_CENTRAL_NOISE = 0xD9C  # [seed, round, tag]: the aggregator's noise on the update sum
+    DP_LOCAL_NOISE = 0xD91  # [seed, round, client, tag]: a client's local-DP noise
+    UNIT_COHORT = 0x5A4  # [seed, round, tag]: which units (speakers) a round samples
 
 
 @unique

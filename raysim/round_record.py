@@ -5,7 +5,8 @@ reports it to Tune and the sweep's results read it back. Flat (what users see:
 history dicts, Tune result keys, CSV columns) it is one dict: the fixed counters
 below, then the task's own per-round values (the task params' ``summarize_round``)
 under their own names, then the evaluation's metrics prefixed ``eval_`` (rounds
-with an evaluation only), then ``wall_s``. Torch-free, like the aggregator.
+with an evaluation only), then the privacy values prefixed ``dp_`` (runs with
+differential privacy only), then ``wall_s``. Torch-free, like the aggregator.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 #: prefix of the evaluation metrics in the flat record (``eval_uar``)
 EVAL_PREFIX = "eval_"
+#: prefix of the privacy values in the flat record (``dp_epsilon``)
+DP_PREFIX = "dp_"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class RoundRecord:
         task: the task's per-round values, by name.
         eval: the evaluation's metrics by name, without the prefix (empty on rounds
             without an evaluation).
+        privacy: with differential privacy (`raysim.privacy`), ``epsilon`` spent after
+            this round, ``delta``, the ``unit`` ε protects (client or speaker), the round's
+            ``clip`` norm C and ``noise_std`` (the std of the noise on the mean update),
+            and ``unclipped_share`` with adaptive clipping; empty without.
     """
 
     round: int
@@ -54,10 +61,11 @@ class RoundRecord:
     wall_s: float
     task: dict[str, float] = field(default_factory=dict)
     eval: dict[str, float] = field(default_factory=dict)
+    privacy: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # flat, a task value under a fixed or eval_ name would read back as something else
-        clash = [k for k in self.task if k in _FIXED or k.startswith(EVAL_PREFIX)]
+        clash = [k for k in self.task if k in _FIXED or k.startswith((EVAL_PREFIX, DP_PREFIX))]
         if clash:
             raise ValueError(f"task values {clash} clash with the round record's own keys")
 
@@ -65,7 +73,8 @@ class RoundRecord:
         """The flat record (keys in the order users have always seen them)."""
         counts = {name: getattr(self, name) for name in _FIXED if name != "wall_s"}
         evals = {EVAL_PREFIX + k: v for k, v in self.eval.items()}
-        return {**counts, **self.task, **evals, "wall_s": self.wall_s}
+        dp = {DP_PREFIX + k: v for k, v in self.privacy.items()}
+        return {**counts, **self.task, **evals, **dp, "wall_s": self.wall_s}
 
     @classmethod
     def from_dict(cls, flat: Mapping[str, Any]) -> RoundRecord:
@@ -82,12 +91,17 @@ class RoundRecord:
             lr=float(flat["lr"]),
             train_loss=None if loss is None else float(loss),
             wall_s=float(flat["wall_s"]),
-            task={k: v for k, v in rest.items() if not k.startswith(EVAL_PREFIX)},
+            task={k: v for k, v in rest.items() if not k.startswith((EVAL_PREFIX, DP_PREFIX))},
             eval={
                 k.removeprefix(EVAL_PREFIX): v for k, v in rest.items() if k.startswith(EVAL_PREFIX)
+            },
+            privacy={
+                k.removeprefix(DP_PREFIX): v for k, v in rest.items() if k.startswith(DP_PREFIX)
             },
         )
 
 
-_FIXED = tuple(f.name for f in dataclasses.fields(RoundRecord) if f.name not in ("task", "eval"))
+_FIXED = tuple(
+    f.name for f in dataclasses.fields(RoundRecord) if f.name not in ("task", "eval", "privacy")
+)
 _COUNTS = ("round", "sampled", "reporting", "dropped", "rejected", "idle", "bytes_down", "bytes_up")

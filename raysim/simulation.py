@@ -21,10 +21,11 @@ from raysim.data.sources import SourceData, build_source
 from raysim.engine.aggregator import Aggregator
 from raysim.engine.checkpoint import latest_checkpoint
 from raysim.engine.pool import spawn_worker
-from raysim.engine.sampling import ClientSampler
+from raysim.engine.sampling import ClientSampler, UnitSampler
 from raysim.engine.worker_spec import WorkerSpec
 from raysim.federation import Federation, federation_of
 from raysim.input_checks import check_inputs
+from raysim.privacy import PrivacyPlan, plan_privacy
 from raysim.progress import RoundProgress
 from raysim.ray_runtime import init_ray, shutdown_ray
 from raysim.round_record import RoundRecord
@@ -42,6 +43,7 @@ class SimulationResult:
     metrics: dict[str, float] = field(default_factory=dict)  # the last evaluation
     warnings: list[str] = field(default_factory=list)  # `raysim.run_checks`, as warned
     federation: Federation | None = None  # who held what (`raysim.federation`)
+    privacy: PrivacyPlan | None = None  # the resolved DP plan (`raysim.privacy`), if any
 
 
 def _current_placement_group_options() -> dict[str, Any]:
@@ -87,6 +89,8 @@ class Simulation:
         #: the clients and held-out set this run trains on, once started; saved as
         #: federation.json in checkpoint.dir when there is one
         self.federation: Federation | None = None
+        #: the resolved differential-privacy plan (solved ε, δ or σ), once started
+        self.privacy: PrivacyPlan | None = None
 
     # -- lifecycle ----------------------------------------------------------------
     def start(self) -> Simulation:
@@ -103,6 +107,16 @@ class Simulation:
         if cfg.checkpoint.dir:
             self.federation.save(cfg.checkpoint.dir)
         population = len(data.clients)
+        sampler = self._sampler
+        if cfg.privacy is not None:
+            # solved before any actor starts: a target that cannot be met fails here
+            try:
+                self.privacy, units = plan_privacy(cfg, population, self.federation.speakers)
+            except ValueError as err:
+                raise ConfigError(str(err)) from None
+            log.info("privacy: %s", self.privacy.describe())
+            if units is not None and sampler is None:
+                sampler = UnitSampler(cfg.sampling, units, cfg.seed)
         pg_options = _current_placement_group_options()
         spec = WorkerSpec(
             task=cfg.task,
@@ -112,6 +126,7 @@ class Simulation:
             clients=ray.put(data.clients),
             seed=cfg.seed,
             torch_threads=cfg.engine.torch_threads,
+            privacy=self.privacy.summary() if self.privacy is not None else None,
         )
         resources = {"num_cpus": cfg.engine.worker_cpus, "num_gpus": cfg.engine.worker_gpus}
         options = {**resources, **pg_options}
@@ -125,7 +140,8 @@ class Simulation:
             spec,
             options,
             workers,
-            self._sampler,
+            sampler,
+            self.privacy and vars(self.privacy),
         )
         return self
 
@@ -230,4 +246,4 @@ class Simulation:
         metrics = evals[-1] if evals else {}
         ended = [warn_run(m) for m in self.config.task.run_warnings(history)]
         warnings = self._stuck.messages + ended
-        return SimulationResult(history, weights, metrics, warnings, self.federation)
+        return SimulationResult(history, weights, metrics, warnings, self.federation, self.privacy)

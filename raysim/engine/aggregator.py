@@ -28,6 +28,7 @@ from ray.actor import ActorHandle
 from raysim.config import SimulationConfig
 from raysim.engine.checkpoint import load_checkpoint, load_initial_weights, save_checkpoint
 from raysim.engine.client_state import ClientStateStore
+from raysim.engine.dp import CentralNoise
 from raysim.engine.exact_sum import merge_sums
 from raysim.engine.lr_schedule import RoundLR
 from raysim.engine.partial import STATS, Partial
@@ -50,12 +51,14 @@ class Aggregator:
         worker_options: dict[str, Any],
         workers: list[ActorHandle],
         sampler: ClientSampler | None = None,
+        privacy: dict[str, Any] | None = None,
     ):
         """`sample_counts[c]` is client c's sample count (the population is never
         loaded here); `eval_data` is a one-element list holding the held-out data's
         object ref (wrapped so that Ray hands over the reference, not the arrays);
         `workers` are the first worker actors, started from `worker_spec` with
-        `worker_options`, which the aggregator's pool takes over."""
+        `worker_options`, which the aggregator's pool takes over. `privacy` is the run's
+        resolved privacy plan (`raysim.privacy.PrivacyPlan`, as a dict), None without DP."""
         self.cfg = cfg = config
         self.sample_counts = sample_counts
         population = len(sample_counts)
@@ -70,6 +73,11 @@ class Aggregator:
         self.round_lr = RoundLR(cfg.local.lr_schedule, cfg.local.optimizer.lr, cfg.rounds)
         self.sampler = sampler or UniformSampler(cfg.sampling, population, cfg.seed)
         self.client_states = ClientStateStore()
+        self.privacy = privacy
+        self.dp = None
+        if privacy is not None:
+            adaptive = cfg.privacy.adaptive_clip
+            self.dp = CentralNoise(privacy, adaptive and adaptive.model_dump(), cfg.seed)
         self.round = 0
         self.history: list[dict[str, Any]] = []
 
@@ -88,9 +96,20 @@ class Aggregator:
                 self.client_states.put(cid, state)
         stats = dict(zip(STATS, sums["stats"].value(), strict=True)) if "stats" in sums else {}
         n_ok = int(round(stats.get("count", 0)))
-        if n_ok:
+        privacy: dict[str, Any] = {}
+        if self.dp is not None and reporting:
+            # noised even when no client trained: whether one did is the clients' data
+            size = len(self.global_vec)
+            noised, denominator, privacy = self.dp.apply(sums, r, len(reporting), size)
+            delta = self.strategy.pseudo_gradient(noised, denominator, max(n_ok, 1))
+            self.global_vec = self.server_opt.step(self.global_vec, delta)
+        elif n_ok and self.dp is None:
             delta = self.strategy.pseudo_gradient(sums, stats["weight"], n_ok)
             self.global_vec = self.server_opt.step(self.global_vec, delta)
+        if self.privacy is not None:
+            plan = self.privacy
+            spent = plan["epsilons"][r] if r < len(plan["epsilons"]) else float("nan")
+            privacy = {"epsilon": spent, "delta": plan["delta"], "unit": plan["unit"], **privacy}
         counters = {k.split("/", 1)[1]: float(v.value()[0]) for k, v in sums.items() if "/" in k}
         record = RoundRecord(
             round=r + 1,
@@ -104,6 +123,7 @@ class Aggregator:
             **self._traffic(len(reporting)),
             wall_s=0.0,
             task=cfg.task.summarize_round(counters),
+            privacy=privacy,
             eval=self.evaluate() if self._eval_due(r + 1) else {},
         )
         self.round += 1
@@ -143,7 +163,8 @@ class Aggregator:
             parts = balance(clients, work, len(workers))
             shares = {w: part for w, part in zip(workers, parts, strict=True) if part}
         global_ref = ray.put(self.global_vec)
-        payload_ref = ray.put(self.strategy.broadcast())
+        dp_payload = self.dp.broadcast() if self.dp is not None else {}
+        payload_ref = ray.put({**self.strategy.broadcast(), **dp_payload})
 
         def job(ids: list[int]):
             states = self.client_states.get_many(ids)
@@ -200,6 +221,7 @@ class Aggregator:
             "round_lr": self.round_lr.state_dict(),
             "client_states": self.client_states.state_dict(),
             "history": self.history,
+            **({"dp": self.dp.state_dict()} if self.dp is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -210,6 +232,8 @@ class Aggregator:
         self.round_lr.load_state_dict(state["round_lr"])
         self.client_states.load_state_dict(state["client_states"])
         self.history = list(state["history"])
+        if self.dp is not None and "dp" in state:
+            self.dp.load_state_dict(state["dp"])
 
     def save(self, path: str | Path, keep: int | None = None) -> str:
         """Write a checkpoint (tensors and plain values only)."""

@@ -71,3 +71,29 @@ class FixedSchedule:
             raise IndexError(f"schedule has {len(self.schedule)} rounds; round {round_idx} asked")
         clients = self.schedule[round_idx]
         return clients, clients
+
+
+class UnitSampler:
+    """Uniform without replacement over units (e.g. speakers: groups of clients), all
+    of a sampled unit's clients taking part (privacy.sample_by=speaker); each then
+    reports with its availability, as under :class:`UniformSampler`."""
+
+    def __init__(self, cfg: SamplingConfig, units: list[list[int]], seed: int):
+        self.units = [sorted(u) for u in units]
+        population = sum(len(u) for u in units)
+        self.clients = UniformSampler(cfg, population, seed)  # availability per client
+        if cfg.clients_per_round is not None:
+            self.k = cfg.clients_per_round
+        else:
+            self.k = max(1, int(round(cfg.fraction * len(units))))
+        self.seed = seed
+
+    def sample(self, round_idx: int) -> tuple[list[int], list[int]]:
+        rng = stream(self.seed, round_idx, Stream.UNIT_COHORT)
+        chosen = rng.choice(len(self.units), min(self.k, len(self.units)), replace=False)
+        sampled = np.sort(np.concatenate([self.units[u] for u in chosen]))
+        if self.clients.availability >= 1.0:
+            return sampled.tolist(), sampled.tolist()
+        p = np.array([self.clients.client_availability(int(c)) for c in sampled])
+        keep = rng.random(len(sampled)) < p
+        return sampled.tolist(), sampled[keep].tolist()

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from raysim.data.clients import ClientData
+from raysim.engine.dp import CLIP_KEY, privatize_client
 from raysim.engine.exact_sum import ExactSum
 from raysim.engine.flat import get_flat, num_params, set_flat, state_size
 from raysim.engine.local import ClientResult, client_rng, train_client
@@ -46,6 +47,7 @@ class ClientWorker:
         self.strategy = STRATEGIES.build(spec.strategy, num_params(self.model), len(clients))
         self.clients = clients
         self.seed = spec.seed
+        self.privacy = spec.privacy
         self._warm_up()
 
     def initial_state(self) -> tuple[np.ndarray, int]:
@@ -118,11 +120,18 @@ class ClientWorker:
             if reason is None:
                 w = self.strategy.client_weight(result.n_samples)
                 weighted = self.strategy.weighted_extras
+                delta, extra = result.delta.astype(np.float64), result.extra
+                if self.privacy is not None:  # clipped (and noised, local DP); w is 1
+                    clip = float(payload[CLIP_KEY][0])
+                    delta, dp_extra = privatize_client(
+                        delta, self.privacy, clip, self.seed, round_idx, cid
+                    )
+                    extra = {**extra, **dp_extra}
                 contrib = {
-                    "delta": w * result.delta.astype(np.float64),  # exact: integer × float32
+                    "delta": w * delta,  # exact: integer × float32
                     # the scalars share one sum, laid out as STATS
                     "stats": np.array([w, 1.0, result.loss_sum, float(result.n_samples)]),
-                    **{k: w * v if k in weighted else v for k, v in result.extra.items()},
+                    **{k: w * v if k in weighted else v for k, v in extra.items()},
                     **counters,
                 }
                 try:

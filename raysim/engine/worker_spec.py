@@ -27,3 +27,5 @@ class WorkerSpec:
     clients: ObjectRef
     seed: int
     torch_threads: int = 1
+    #: the run's privacy plan (`raysim.privacy.PrivacyPlan.summary()`), None without DP
+    privacy: dict[str, Any] | None = None

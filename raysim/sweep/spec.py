@@ -149,6 +149,11 @@ class ReportSpec(Section):
 class SweepSpec(Section):
     """A whole sweep file."""
 
+    # saved as YAML beside the results: .inf stays .inf (privacy.epsilon), not null
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, ser_json_inf_nan="constants"
+    )
+
     name: str | None = Field(None, description="experiment name (default: the file's stem)")
     description: str = ""
     config: dict[str, Any] = Field(default_factory=dict, description="the base simulation")
