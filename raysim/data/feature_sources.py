@@ -178,9 +178,12 @@ def source_from_features(
     x: np.ndarray, meta: pd.DataFrame, params: FeatureStoreParams, seed: int, origin: str
 ) -> SourceData:
     """Split features into server data and partitioned clients."""
-    for col in (params.label_column, params.group_column):
+    for key in ("label_column", "group_column"):
+        col = getattr(params, key)
         if col not in meta:
-            raise ValueError(f"{origin}: no column {col!r} (columns: {list(meta.columns)})")
+            raise DataConfigError(
+                f"data.{key}: {origin} has no column {col!r} (columns: {list(meta.columns)})"
+            )
     labels = meta[params.label_column].astype(str)
     classes, keep, dropped = select_classes(labels, params.classes, origin, params.label_column)
     if dropped:

@@ -227,6 +227,12 @@ def partition_dirichlet(p: DirichletParams, labels: np.ndarray, seed: int, group
 def partition_by_group(p: GroupParams, labels: np.ndarray, seed: int, groups=None) -> Partition:
     groups = _need_groups(p, groups)
     if p.n_clients is not None:
+        n_groups = len(np.unique(groups))
+        if p.n_clients > n_groups:
+            raise DataConfigError(
+                f"data.partition.n_clients: n_clients={p.n_clients} exceeds the number of "
+                f"groups (speakers) in the training data ({n_groups})"
+            )
         return contiguous_groups(groups, p.n_clients, labels)
     return by_group(groups, p.groups_per_client, seed, labels)
 

@@ -22,6 +22,10 @@ class FeatureStoreError(ValueError):
     """A path that is not a (consistent, finished) feature store, or a bad query on one."""
 
 
+def _columns(schema: pa.Schema) -> str:
+    return ", ".join(f"{field.name}: {field.type}" for field in schema)
+
+
 class FeatureStore:
     """A sharded Parquet feature store: metadata, filtered tables and numpy matrices.
 
@@ -37,16 +41,24 @@ class FeatureStore:
         if not shards:
             raise FeatureStoreError(f"{self.path}: not a feature store (no shard-*.parquet files)")
         first: dict[str, Any] | None = None
+        first_schema: pa.Schema | None = None
         for shard in shards.values():
             meta = read_metadata(shard)
             if meta is None:
                 raise FeatureStoreError(f"{shard}: not a feature-store shard (no raysim metadata)")
-            first = first or meta
-            keys = ("feature_set", "params", "dim")
-            if [meta.get(k) for k in keys] != [first.get(k) for k in keys]:
+            schema = pq.read_schema(shard).remove_metadata()
+            first, first_schema = first or meta, first_schema or schema
+            drift = [
+                f"{key} {meta.get(key)!r} (other shards: {first.get(key)!r})"
+                for key in ("feature_set", "params", "dim")
+                if meta.get(key) != first.get(key)
+            ]
+            if not drift and schema != first_schema:
+                drift = [f"columns {_columns(schema)} (other shards: {_columns(first_schema)})"]
+            if drift:
                 raise FeatureStoreError(
-                    f"{shard}: feature set {meta.get('feature_set')!r} {meta.get('params')} "
-                    f"differs from the store's {first['feature_set']!r} {first['params']}"
+                    f"{shard}: {'; '.join(drift)}: a store holds one extraction "
+                    "(extract again into an empty folder)"
                 )
         assert first is not None
         self.feature_set: str = first["feature_set"]

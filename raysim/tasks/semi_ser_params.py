@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from raysim.run_length import RoundSpan, span_rounds, warn_schedule
 from raysim.tasks.params import TaskParams
@@ -129,6 +129,15 @@ class SemiSERParams(TaskParams):
         if self.threshold_end < self.threshold_start:
             raise ValueError("threshold_end must be >= threshold_start")
         return self
+
+    @field_validator("label_rate")
+    @classmethod
+    def _some_labels(cls, value: float, info: ValidationInfo) -> float:
+        """Every mode but all_labelled learns from the labelled rows: it needs some."""
+        mode = info.data.get("mode")
+        if value == 0 and mode != "all_labelled":
+            raise ValueError(f"0 with mode {mode} leaves no labelled row to learn from")
+        return value
 
     def for_rounds(self, rounds: int, key: str) -> SemiSERParams:
         """`threshold_ramp_rounds` from `threshold_ramp` if that is set; warns when a

@@ -1,0 +1,121 @@
+"""Sweep overhead: how much of a sweep's machine time is not trials' rounds.
+
+usage: python benchmarks/sweep.py [--sweeps default asha64] [--cpus N] [overrides ...]
+
+    overhead = (sweep wall × concurrent trial slots − Σ trial compute) ÷ Σ trial compute
+
+where a trial's compute is its rounds-only time (the sum of its rounds' `wall_s`), the
+sweep wall is `experiments/sweep.py` from launch to exit (Ray's start, the shared data,
+Tune, every trial, the results), and the slots are how many trials run at once: the
+trials' placement groups that fit in --cpus, capped by `tune.max_concurrent_trials`.
+`default` is experiments/configs/sweep_default.yaml (16 trials); `asha64` is the same
+sweep repeated 4 times (`tune.num_samples=4`: 64 trials) under ASHA. Overrides (dotted
+keys of the sweep file, e.g. `config.rounds=10`) apply to both.
+
+Where the rest goes: `startup_s` is Σ over trials of (Tune's time of the first report −
+the first round's wall), i.e. the simulation's start inside the trial (actors, data),
+and `outside_trials_s` the sweep wall × slots not inside any trial's Tune time (Ray's
+start, data preparation, Tune's scheduling and bookkeeping, idle slots, the results).
+Prints one JSON line per sweep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SWEEP_CLI = [sys.executable, str(REPO / "experiments" / "sweep.py")]
+DEFAULT_CONFIG = REPO / "experiments" / "configs" / "sweep_default.yaml"
+SWEEPS = {
+    "default": [],
+    "asha64": [
+        "tune.num_samples=4",
+        "tune.scheduler={name: asha, grace_period: 10, reduction_factor: 2}",
+    ],
+}
+
+
+def _rows(trial: Path) -> list[dict]:
+    """The trial's reports, the latest per round (a retried round counts once)."""
+    text = (trial / "result.json").read_text() if (trial / "result.json").exists() else ""
+    rows = {}
+    for line in filter(str.strip, text.splitlines()):
+        row = json.loads(line)
+        rows[row["round"]] = row
+    return [rows[r] for r in sorted(rows)]
+
+
+def slots(spec: dict, cpus: int, n_trials: int) -> int:
+    """Trials that run at once: placement groups fitting in `cpus`, capped by Tune's limit."""
+    trial = spec.get("trial", {})
+    per_trial = trial.get("driver_cpus", 0.25) + trial.get("workers", 1) * trial.get(
+        "worker_cpus", 0.25
+    )
+    fit = math.floor(cpus / per_trial + 1e-9)
+    cap = spec.get("tune", {}).get("max_concurrent_trials") or fit
+    return max(1, min(fit, cap, n_trials))
+
+
+def measure(name: str, overrides: list[str], cpus: int, storage: Path) -> dict:
+    """Run one sweep (on a local Ray of `cpus` CPUs, Ray's own count) and compute its
+    overhead."""
+    cmd = [*SWEEP_CLI, "--storage", str(storage), "--name", name, "--no-report", *overrides]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a local Ray
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{name}: sweep failed: {proc.stderr[-3000:]}")
+    path = storage / name
+    spec = yaml.safe_load((path / "raysim_sweep.yaml").read_text())
+    trials = [_rows(t) for t in sorted(path.glob("trial_*"))]
+    compute = sum(r["wall_s"] for rows in trials for r in rows)
+    tune_time = sum(rows[-1]["time_total_s"] for rows in trials if rows)
+    startup = sum(rows[0]["time_this_iter_s"] - rows[0]["wall_s"] for rows in trials if rows)
+    n_slots = slots(spec, cpus, len(trials))
+    return {
+        "benchmark": "sweep_overhead",
+        "sweep": name,
+        "trials": len(trials),
+        "rounds_run": sum(len(rows) for rows in trials),
+        "cpus": cpus,
+        "slots": n_slots,
+        "wall_s": round(wall, 2),
+        "compute_s": round(compute, 2),
+        "overhead": round((wall * n_slots - compute) / compute, 3),
+        "startup_s": round(startup, 2),
+        "in_trials_not_rounds_s": round(tune_time - compute, 2),
+        "outside_trials_s": round(wall * n_slots - tune_time, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sweeps", nargs="+", choices=list(SWEEPS), default=list(SWEEPS))
+    ap.add_argument("--cpus", type=int, help="CPUs the local Ray has (default: Ray's count)")
+    ap.add_argument("--config", default=str(DEFAULT_CONFIG), help="sweep YAML file")
+    ap.add_argument("overrides", nargs="*", help="dotted overrides of the sweep file")
+    args = ap.parse_args(argv)
+    if args.cpus is None:
+        from ray._private.utils import get_num_cpus
+
+        args.cpus = int(get_num_cpus())
+    with tempfile.TemporaryDirectory(prefix="raysim-sweep-bench-") as storage:
+        for name in args.sweeps:
+            overrides = ["--config", args.config, *SWEEPS[name], *args.overrides]
+            print(json.dumps(measure(name, overrides, args.cpus, Path(storage))), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
