@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from raysim.config import SimulationConfig, parse_config
+from raysim.config import ConfigError, SimulationConfig, parse_config
 from raysim.data.clients import sample_counts
 from raysim.data.sources import SourceData, build_source
 
@@ -377,8 +377,9 @@ def describe(
 ) -> Federation:
     """The federation `config` would train, without training (and without Ray, unless
     its data source needs it to build a feature store the first time): the data is
-    built as :class:`~raysim.Simulation` builds it, after the same input checks.
-    Printed unless `show` is False."""
+    built as :class:`~raysim.Simulation` builds it, after the same input checks. With a
+    ``privacy:`` section its notes end with the solved privacy plan (ConfigError when it
+    cannot be solved, as at a run's start). Printed unless `show` is False."""
     from raysim.input_checks import check_inputs
 
     config = parse_config(config)
@@ -386,6 +387,14 @@ def describe(
         check_inputs(config)
         data = build_source(config.data, config.seed)
     fed = federation_of(config, data)
+    if config.privacy is not None:
+        from raysim.privacy import plan_privacy
+
+        try:
+            plan, _ = plan_privacy(config, len(data.clients), fed.speakers, curve=False)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        fed.notes.append(f"privacy: {plan.describe()}")
     if show:
         print(fed.text())
     return fed

@@ -210,6 +210,14 @@ class PrivacyPlan:
         )
 
 
+def epsilon_text(epsilon: float, unit: str | None = None) -> str:
+    """ε for tables and the live view: '2.99 per client', '∞ per speaker' (NaN: '–')."""
+    if math.isnan(epsilon):
+        return "–"
+    text = "∞" if math.isinf(epsilon) else f"{epsilon:.3g}"
+    return f"{text} per {unit}" if unit else text
+
+
 # -- units and sampling rates ---------------------------------------------------------
 def speaker_units(client_speakers: list[list[str]]) -> list[list[int]]:
     """Clients grouped into units: clients sharing a speaker are one unit (connected
@@ -344,10 +352,11 @@ def epsilon_curve(kind: str, z_eff: float, q: float, rounds: int, delta: float, 
 
 
 def plan_privacy(
-    cfg: Any, population: int, client_speakers: list[list[str]] | None
+    cfg: Any, population: int, client_speakers: list[list[str]] | None, curve: bool = True
 ) -> tuple[PrivacyPlan, list[list[int]] | None]:
     """Resolve `cfg.privacy` for this population: (the plan, the speaker units when the
-    run samples by speaker, else None). ValueError naming the keys when it cannot."""
+    run samples by speaker, else None). ValueError naming the keys when it cannot.
+    Without `curve` the per-round ε (``epsilons``, the slower part) is left empty."""
     p: PrivacyConfig = cfg.privacy
     units = None
     if p.unit == "speaker" or p.sample_by == "speaker":
@@ -410,5 +419,6 @@ def plan_privacy(
         group_size=group,
         rounds=rounds,
     )
-    plan.epsilons = epsilon_curve(p.accountant, z / scale, q, rounds, plan.delta, local)
+    if curve:
+        plan.epsilons = epsilon_curve(p.accountant, z / scale, q, rounds, plan.delta, local)
     return plan, units if p.sample_by == "speaker" else None

@@ -8,11 +8,15 @@ from typing import Any
 import pandas as pd
 
 from raysim.metric_counts import DEFINED_SUFFIX, N_ITEMS, defined_count
-from raysim.round_record import EVAL_PREFIX
+from raysim.privacy import epsilon_text
+from raysim.round_record import DP_PREFIX, EVAL_PREFIX
 from raysim.sweep.results import CONFIG, Experiment
 from raysim.sweep.trainable import EVAL_ROUND
 
 EVAL_ITEMS = EVAL_PREFIX + N_ITEMS
+#: a trial's ε spent (after its last round) and the unit it protects (private runs only)
+EPSILON_SPENT = DP_PREFIX + "epsilon"
+PRIVACY_UNIT = DP_PREFIX + "unit"
 
 
 def finished(exp: Experiment) -> pd.DataFrame:
@@ -43,7 +47,8 @@ def summarize(exp: Experiment) -> pd.DataFrame:
     ``<metric>_std``, ``n`` (replicates), ``rounds_run`` and ``MB`` (means per
     trial of the rounds run and of the data communicated). A metric that some evaluation
     items lack also gets ``<metric>_defined`` and ``<metric>_items``: its defined items
-    and all items, summed over the replicates.
+    and all items, summed over the replicates. Private runs also get ``dp_epsilon`` (mean
+    ε spent by the final models) and ``dp_unit`` (whose participation it protects).
     """
     trials = finished(exp)
     keys = exp.varying_keys()
@@ -61,6 +66,9 @@ def summarize(exp: Experiment) -> pd.DataFrame:
             if m + DEFINED_SUFFIX in group and EVAL_ITEMS in group:
                 row[m + DEFINED_SUFFIX] = group[m + DEFINED_SUFFIX].astype(float).sum()
                 row[f"{m}_items"] = group[EVAL_ITEMS].astype(float).sum()
+        if EPSILON_SPENT in group:
+            row[EPSILON_SPENT] = group[EPSILON_SPENT].astype(float).mean()
+            row[PRIVACY_UNIT] = ", ".join(sorted(group[PRIVACY_UNIT].dropna().astype(str).unique()))
         row.update(n=len(group), rounds_run=group["rounds"].mean(), MB=group["bytes"].mean() / 1e6)
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -102,6 +110,9 @@ def formatted(exp: Experiment, table: pd.DataFrame | None = None) -> pd.DataFram
             out[m] = [
                 f"{cell} ({c})" if c else cell for cell, c in zip(out[m], counts, strict=True)
             ]
+    if EPSILON_SPENT in table:
+        spent = zip(table[EPSILON_SPENT], table[PRIVACY_UNIT], strict=True)
+        out["ε spent"] = [epsilon_text(e, unit) for e, unit in spent]
     out["n"] = table["n"].astype(int).astype(str)
     out["rounds run"] = table["rounds_run"].map(lambda r: f"{r:g}")
     out["MB sent"] = table["MB"].map(lambda b: f"{b:.2f}")

@@ -15,12 +15,15 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from raysim.privacy import epsilon_text
+from raysim.round_record import DP_PREFIX
 from raysim.sweep.space import describe
 from raysim.sweep.trainable import TrialReport
 
 _REFRESH_S = 0.5
 _MAX_ROWS = 24
 _ORDER = {"RUNNING": 0, "PENDING": 1, "PAUSED": 2, "ERROR": 3, "TERMINATED": 4}
+_EPSILON, _UNIT = DP_PREFIX + "epsilon", DP_PREFIX + "unit"
 
 
 def _short(value: Any) -> str:
@@ -31,8 +34,15 @@ def _params(config: dict[str, Any]) -> str:
     return "  ".join(f"{key.rsplit('.', 1)[-1]}={_short(v)}" for key, v in config.items())
 
 
+def _private(trials: list) -> bool:
+    """Whether any trial has reported privacy spent (a run with a ``privacy:`` section)."""
+    return any(_EPSILON in (t.last_result or {}) for t in trials)
+
+
 class LiveView(tune.Callback):
     """Tune callback drawing the trials table while the sweep runs.
+
+    With differential privacy it also shows each trial's ε spent so far and its unit.
 
     Args:
         metric: the metric shown: its latest evaluation (the value Tune compares
@@ -94,20 +104,24 @@ class LiveView(tune.Callback):
             self._live = None
 
     # -- drawing ----------------------------------------------------------------
-    def _row(self, trial: Any) -> list[str]:
+    def _row(self, trial: Any, private: bool = False) -> list[str]:
+        """The trial's cells; with `private`, its ε spent so far before the params."""
         last = trial.last_result or {}
         report = TrialReport.of(last)
         value = last.get(self.metric)
         best = self._best.get(trial.trial_id)
-        return [
+        row = [
             trial.trial_id,
             trial.status,
             report.node_id[:8] if report else "",
             f"{report.record.round if report else 0}/{trial.config.get('rounds', self.rounds)}",
             _short(value) if value is not None else "",
             _short(best) if best is not None else "",
-            _params(trial.config),
         ]
+        if private:
+            spent = last.get(_EPSILON)
+            row.append(epsilon_text(float(spent), last.get(_UNIT)) if spent is not None else "")
+        return [*row, _params(trial.config)]
 
     def render(self, trials: list) -> Table:
         """The table of trials (running first), with counts by status in its title."""
@@ -118,11 +132,13 @@ class LiveView(tune.Callback):
         elapsed = time.monotonic() - self._start
         table = Table(title=f"sweep: {len(trials)} trials  {summary}  [{elapsed:.0f} s]")
         latest, best = f"{self.metric} (latest)", f"best ({self.mode})"
-        for col in ("trial", "status", "node", "round", latest, best, "params"):
+        private = _private(trials)
+        spent = ["ε spent"] if private else []
+        for col in ("trial", "status", "node", "round", latest, best, *spent, "params"):
             table.add_column(col, overflow="fold" if col == "params" else "ellipsis")
         shown = sorted(trials, key=lambda t: (_ORDER.get(t.status, 9), t.trial_id))
         for trial in shown[:_MAX_ROWS]:
-            table.add_row(*self._row(trial))
+            table.add_row(*self._row(trial, private))
         if len(shown) > _MAX_ROWS:
             table.caption = f"... and {len(shown) - _MAX_ROWS} more"
         return table
@@ -131,10 +147,12 @@ class LiveView(tune.Callback):
         for trial in trials:
             if trial.status != "PENDING" and self._status.get(trial.trial_id) != trial.status:
                 self._status[trial.trial_id] = trial.status
-                row = self._row(trial)
+                private = _EPSILON in (trial.last_result or {})
+                row = self._row(trial, private)
+                spent = f" ε={row[6]}" if private else ""
                 self.console.print(
                     f"trial {row[0]} {row[1].lower()}: round {row[3]} "
-                    f"latest {self.metric}={row[4] or '-'} {row[6]}",
+                    f"latest {self.metric}={row[4] or '-'}{spent} {row[-1]}",
                     highlight=False,
                     soft_wrap=True,
                 )

@@ -17,6 +17,7 @@ from ray.tune.result import TIMESTAMP
 from raysim.config import parse_config
 from raysim.dotted import flatten
 from raysim.federation import load_federation
+from raysim.round_record import DP_PREFIX
 from raysim.sweep.runner import saved_sweep
 from raysim.sweep.space import apply, describe
 from raysim.sweep.spec import Sweep
@@ -33,7 +34,9 @@ class Experiment:
         path: the experiment directory.
         sweep: the sweep it ran.
         trials: one row per trial: ``trial_id``, ``status``, ``node_id``, ``rounds``
-            (rounds reported), the final ``eval_*`` metrics (latest evaluation),
+            (rounds reported), the final ``eval_*`` metrics (latest evaluation), the
+            last round's ``dp_*`` values (``dp_epsilon`` spent, ``dp_unit``, ...; with
+            differential privacy only),
             ``bytes`` (total communicated), ``wall_s`` and ``config/<key>`` columns:
             every key of the resolved config, and each swept section as one cell.
         history: one row per (trial, round): the trial's report of the round
@@ -98,6 +101,8 @@ def _trial_row(sweep: Sweep, trial: Any, reports: _Reports) -> dict[str, Any]:
         last = reports[-1][0]
         records = [report.record for report, _ in reports]
         row.update(last.carried())
+        # the privacy spent by the released (last) model: dp_epsilon, dp_unit, ...
+        row.update({DP_PREFIX + k: v for k, v in last.record.privacy.items()})
         row.update(
             node_id=last.node_id,
             rounds=last.record.round,

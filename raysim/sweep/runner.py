@@ -138,6 +138,9 @@ def run_sweep(
     connect(address)
     # checkpoints force small state snapshots; their cost is no news on every run
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # Tune would add its default loggers, TensorBoard's included, even with
+    # logging.tensorboard false; _callbacks already holds the ones asked for
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
     spec = sweep.spec
     trainable = make_trainable(prepare_data(spec.config), spec.tune.metric, spec.trial)
     if resume:  # the restored Tuner keeps its RunConfig, callbacks included
