@@ -7,11 +7,16 @@
     python experiments/centralized.py --config X.yaml --address auto   # a running cluster
     python experiments/centralized.py --config X.yaml --engine local --device cuda
     python experiments/centralized.py --config X.yaml --sklearn svm,logreg --folds 5
+    python experiments/centralized.py --compare experiments/configs/se_compare_example.yaml \
+        --method "PULSE PN" --seeds 0,1,2 centralized.epochs=25
 
 The same YAML and dotted overrides as experiments/run.py; its `centralized:` section
 (epochs, batch_size, num_workers, use_gpu, select, val_fraction, pool, checkpoint_every,
 storage_path, run_name: `raysim.centralized_config`) says how this run trains, and a bad
 key there is rejected naming it. `rounds`, `sampling` and `strategy` do not apply.
+`--compare FILE --method NAME` takes the config of one of se_compare.py's methods
+instead (its named config with the compare config applied), so the reference is
+recorded under the key that `experiments/se_compare.py` looks up.
 
 Engines: `ray` (default) trains with Ray Train's TorchTrainer, DDP over
 `centralized.num_workers` workers (gloo on CPU, nccl with `centralized.use_gpu`),
@@ -69,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--config", help="YAML config (default: built-in defaults)")
     ap.add_argument("--data", type=Path, help="YAML file that replaces the data section")
+    ap.add_argument("--compare", type=Path, help="an se_compare config (with --method)")
+    ap.add_argument("--method", help="the se_compare method whose config trains")
     ap.add_argument("--engine", choices=("ray", "local"), default="ray",
                     help="ray: Ray Train DDP (default); local: this process, no Ray")  # fmt: skip
     ap.add_argument("--address", help="Ray cluster to join (e.g. auto); default: a local Ray")
@@ -99,9 +106,24 @@ def build_config(args: argparse.Namespace) -> SimulationConfig:
              "val_fraction": args.val_fraction}  # fmt: skip
     overrides = [f"centralized.{k}={v}" for k, v in flags.items() if v is not None]
     raw = read_yaml_mapping(args.config, "config file") if args.config else {}
+    if (args.compare is None) != (args.method is None):
+        raise ConfigError("--compare and --method go together")
+    if args.compare is not None:
+        raw = compare_method_config(args.compare, args.method)
     if args.data:
         raw = {**raw, "data": read_yaml_mapping(args.data, "data file")}
     return parse_config(merge(raw, parse_overrides([*overrides, *args.overrides])))
+
+
+def compare_method_config(path: Path, method: str) -> dict[str, Any]:
+    """The config `experiments/se_compare.py --config path` runs for `method` (seed 0;
+    `--seeds` sets others), as a plain mapping."""
+    from raysim.se_compare import METHODS, load_compare_config, method_config
+
+    if method not in METHODS:
+        raise ConfigError(f"--method {method!r}: one of {', '.join(METHODS)}")
+    configs = Path(__file__).resolve().parent / "configs"
+    return method_config(method, load_compare_config(path), 0, configs).model_dump(mode="json")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ from raysim.engine.local_optimizer import make_optimizer
 from raysim.engine.lr_schedule import RoundLR
 from raysim.registry import TASKS
 from raysim.rng import Stream, stream
+from raysim.round_record import EVAL_PREFIX
 from raysim.tasks.base import ClientContext, LocalData, Task
 
 log = logging.getLogger(__name__)
@@ -182,12 +183,17 @@ class EpochLoop:
     def end_epoch(
         self, epoch: int, train_loss: float, scores: dict[str, float], seconds: float
     ) -> dict[str, float]:
-        """Record the epoch, keep its weights if best, step the schedule; the record."""
+        """Record the epoch, keep its weights if best, step the schedule; the record.
+
+        A plateau schedule watches the epoch's record: ``train_loss``, a ``val_*`` score,
+        or an ``eval_*`` name, which here reads the validation share's score (in a
+        federated run the server's held-out evaluation), so one config's
+        ``monitor: eval_si_sdri`` decays on stalled validation in both."""
         record = {"epoch": epoch, "train_loss": train_loss, "lr": self.schedule.lr,
                   **{VAL_PREFIX + k: v for k, v in scores.items()}, "seconds": seconds}  # fmt: skip
         self.history.append(record)
         self.best.update(epoch, scores, self.module)
-        self.schedule.end_round(record)
+        self.schedule.end_round({**record, **{EVAL_PREFIX + k: v for k, v in scores.items()}})
         return record
 
     def train_steps(

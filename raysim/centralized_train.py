@@ -122,6 +122,7 @@ def train_centralized_ray(
     data: SourceData | None = None,
     resume_from: str | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    callbacks: list[Any] | None = None,
 ) -> CentralizedResult:
     """Train `config`'s task on the pooled client data with Ray Train (Ray must be
     running: `raysim.ray_runtime.init_ray`), as `config.centralized` says; the best
@@ -136,6 +137,8 @@ def train_centralized_ray(
             Ray Train has none of its own for this run name.
         on_epoch: called with the records of the run (after it ends: Ray Train prints
             per-epoch progress itself).
+        callbacks: Ray Train callbacks of the run (e.g. Tune's ``TuneReportCallback``,
+            which hands each epoch's record to the Tune trial running this fit).
     """
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
@@ -154,6 +157,7 @@ def train_centralized_ray(
             storage_path=str(Path(c.storage_path).absolute()) if c.storage_path else None,
             checkpoint_config=CheckpointConfig(num_to_keep=c.keep),
             failure_config=FailureConfig(max_failures=c.max_failures),
+            callbacks=callbacks,
         ),
     )  # fmt: skip
     result = trainer.fit()

@@ -30,6 +30,7 @@ from pydantic import Field, PositiveInt, ValidationError, field_validator, model
 from pydantic_core import PydanticCustomError
 
 from raysim.analysis.tables import markdown, mean_std
+from raysim.centralized_results import reference_lines
 from raysim.config import (
     ConfigError,
     EngineConfig,
@@ -255,7 +256,9 @@ def run_method(
     name: str, compare: CompareConfig, seeds: list[int], configs: Path
 ) -> dict[str, Any]:
     """`name` (its named config in folder `configs`) once per seed: every seed's config,
-    metrics, history and federation, and the metrics over the seeds."""
+    metrics, history and federation, the metrics over the seeds, and the centralized
+    references (`raysim.centralized_results`) recorded for its config: "IID upper bound"
+    lines of SI-SDRi."""
     runs = []
     for seed in seeds:
         config = method_config(name, compare, seed, configs)
@@ -274,13 +277,20 @@ def run_method(
         "seeds": seeds,
         "wall_s": float(np.mean([r["wall_s"] for r in runs])),
         "metrics": over_seeds([r["metrics"] for r in runs]),
+        "references": reference_lines(config, "si_sdri"),
         "runs": runs,
     }
 
 
 def report(results: dict[str, dict[str, Any]]) -> str:
-    """The Markdown of a finished comparison: the metrics, then each seed's federation."""
+    """The Markdown of a finished comparison: the metrics, the centralized references
+    where recorded, then each seed's federation."""
     parts = ["## Held-out metrics (mean ± std over seeds)", "", metrics_markdown(results)]
+    references = [f"- {name}: {line.removeprefix('- ')}" for name, r in results.items()
+                  for line in r.get("references", [])]  # fmt: skip
+    if references:
+        parts += ["", "Centralized references (`experiments/centralized.py --compare`):", "",
+                  *references]  # fmt: skip
     for i, seed in enumerate(next(iter(results.values()))["seeds"]):
         feds = {name: r["runs"][i]["federation"] for name, r in results.items()}
         parts += ["", f"## Federation, seed {seed}", "", federation_markdown(feds)]

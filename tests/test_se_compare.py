@@ -182,6 +182,34 @@ def test_each_seed_runs_and_is_kept(tmp_path, corpus_root, ray_session):
     assert "## Federation, seed 1" in text and "| PULSE PN |" in text and "input_sdr" in text
 
 
+def test_a_methods_centralized_reference_is_found_for_every_seed(tmp_path, corpus_root, capsys):
+    """experiments/centralized.py --compare FILE --method NAME trains the method's own
+    config, so its reference is recorded under the key se_compare looks up."""
+    import importlib.util
+
+    from raysim.centralized_results import reference_lines, save_reference
+    from raysim.config import parse_config
+
+    spec = importlib.util.spec_from_file_location(
+        "centralized_cli", REPO / "experiments" / "centralized.py"
+    )
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    path = _write(tmp_path, {"data": _data(corpus_root)})
+    config = parse_config(cli.compare_method_config(path, "PULSE PN"))
+    compare = se_compare.load_compare_config(path)
+    assert config == se_compare.method_config("PULSE PN", compare, 0, CONFIGS)
+    save_reference(config, "ray_train", {"si_sdri": 4.5}, seed=0, folder=tmp_path / "refs")
+    seed_2 = se_compare.method_config("PULSE PN", compare, 2, CONFIGS)
+    assert reference_lines(seed_2, "si_sdri", tmp_path / "refs") == [
+        "- IID upper bound (centralized ray_train, 1 run): si_sdri 4.5000"
+    ]
+    assert cli.main(["--method", "PULSE PN"]) == 2
+    assert "--compare and --method go together" in capsys.readouterr().err
+    assert cli.main(["--compare", str(path), "--method", "PULSE PNN"]) == 2
+    assert "--method 'PULSE PNN': one of FedEnhance supervised" in capsys.readouterr().err
+
+
 def test_max_test_examples_samples_over_every_held_out_speaker(corpus_root, tmp_path):
     esc10 = build_manifest("esc10", corpus_root / "esc10", probe=False)
     noise = write_manifest(esc10, tmp_path / "esc10.parquet")

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from raysim.registry import LR_SCHEDULES, Named
+from raysim.round_record import EVAL_PREFIX
 from raysim.run_length import RoundSpan, span_rounds, warn_schedule
 
 
@@ -62,7 +63,11 @@ class CosineParams(Named):
 class PlateauParams(Named):
     factor: float = Field(0.5, gt=0, lt=1, description="decay factor")
     patience: int = Field(5, ge=0, description="rounds without improvement")
-    monitor: str = Field("train_loss", description="round-record key to watch")
+    monitor: str = Field(
+        "train_loss", description="round-record key to watch: train_loss, or eval_<metric> "
+        "(the server's held-out evaluation, on the rounds that run one; in a centralized "
+        "run the validation share after each epoch)"
+    )  # fmt: skip
     mode: Literal["min", "max"] = "min"
     eta_min: float = Field(0.0, ge=0)
 
@@ -101,6 +106,7 @@ class RoundLR:
         self._constant_lr = lr
         self._opt: Any = None
         self._sched: Any = None
+        self._warned = False
         if schedule.name == "constant":
             return
         import torch
@@ -116,14 +122,29 @@ class RoundLR:
         return float(self._opt.param_groups[0]["lr"])
 
     def end_round(self, record: dict[str, Any]) -> None:
-        """Advance after a round; plateau watches `record[monitor]` when present."""
+        """Advance after a round; plateau watches `record[monitor]` when present, and
+        warns once (`ScheduleWarning`) when an evaluated round's record lacks it."""
         if self._sched is None:
             return
         self._opt.step()  # no gradients: a no-op that keeps torch's step-order check quiet
         if not isinstance(self.schedule, PlateauParams):
             self._sched.step()
-        elif record.get(self.schedule.monitor) is not None:
-            self._sched.step(record[self.schedule.monitor])
+            return
+        monitor = self.schedule.monitor
+        evaluated = any(k.startswith(EVAL_PREFIX) for k in record)
+        if record.get(monitor) is not None:
+            self._sched.step(record[monitor])
+        elif (
+            monitor not in record
+            and not self._warned
+            and (evaluated or not monitor.startswith(EVAL_PREFIX))
+        ):
+            self._warned = True
+            warn_schedule(
+                "local.lr_schedule.monitor",
+                f"{monitor!r} is not in the round record ({', '.join(sorted(record))}): "
+                "the lr never decays",
+            )
 
     def state_dict(self) -> dict[str, Any]:
         if self._opt is None:
