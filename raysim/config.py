@@ -27,6 +27,7 @@ from raysim.registry import (
     STRATEGIES,
     TASKS,
 )
+from raysim.system.config import SystemConfig, check_system
 from raysim.validation_errors import format_validation_error
 
 
@@ -125,6 +126,17 @@ class SimulationConfig(Section):
     privacy: PrivacyConfig | None = Field(
         None, description="differential privacy (DP-FedAvg, `raysim.privacy`); None: off"
     )
+    system: SystemConfig | None = Field(
+        None,
+        description="system heterogeneity: client speeds, virtual time, sync / deadline / "
+        "fedbuff aggregation (`raysim.system`); None: no virtual time",
+    )
+
+    @model_validator(mode="after")
+    def _system(self) -> SimulationConfig:
+        if self.system is not None:
+            check_system(self)
+        return self
 
     @model_validator(mode="after")
     def _private(self) -> SimulationConfig:

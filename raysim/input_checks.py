@@ -23,6 +23,11 @@ def input_problems(config: SimulationConfig) -> list[str]:
         problem = path_problem(config.init_checkpoint, "file", what)
         if problem:
             lines.append(f"init_checkpoint: {problem}")
+    for key in ("capacity_trace", "behaviour_trace"):
+        trace = config.system and getattr(config.system, key)
+        problem = trace and path_problem(trace, "file", "a FedScale trace (raysim.system)")
+        if problem:
+            lines.append(f"system.{key}: {problem}")
     return lines
 
 

@@ -32,6 +32,8 @@ class Stream(IntEnum):
     DP_CENTRAL_NOISE = 0xD9C  # [seed, round, tag]: the aggregator's noise on the update sum
     DP_LOCAL_NOISE = 0xD91  # [seed, round, client, tag]: a client's local-DP noise
     UNIT_COHORT = 0x5A4  # [seed, round, tag]: which units (speakers) a round samples
+    SYSTEM_PROFILE = 0x5B5  # [seed, client, tag]: a client's speed and bandwidths
+    FEDBUFF_DRAW = 0xFB1  # [seed, start, tag]: which client fills a FedBuff slot
 
 
 @unique

@@ -6,7 +6,8 @@ history dicts, Tune result keys, CSV columns) it is one dict: the fixed counters
 below, then the task's own per-round values (the task params' ``summarize_round``)
 under their own names, then the evaluation's metrics prefixed ``eval_`` (rounds
 with an evaluation only), then the privacy values prefixed ``dp_`` (runs with
-differential privacy only), then ``wall_s``. Torch-free, like the aggregator.
+differential privacy only), then the virtual-time values prefixed ``sys_`` (runs with
+a ``system:`` section only), then ``wall_s``. Torch-free, like the aggregator.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from typing import Any
 EVAL_PREFIX = "eval_"
 #: prefix of the privacy values in the flat record (``dp_epsilon``)
 DP_PREFIX = "dp_"
+#: prefix of the system-heterogeneity values in the flat record (``sys_virtual_time``)
+SYS_PREFIX = "sys_"
+_PREFIXES = (EVAL_PREFIX, DP_PREFIX, SYS_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,10 @@ class RoundRecord:
             this round, ``delta``, the ``unit`` ε protects (client or speaker), the round's
             ``clip`` norm C and ``noise_std`` (the std of the noise on the mean update),
             and ``unclipped_share`` with adaptive clipping; empty without.
+        system: with a ``system:`` section (`raysim.system`), the round's virtual
+            seconds ``virtual_s`` and the cumulative ``virtual_time``; ``stragglers``
+            (deadline mode) and ``staleness_mean``/``staleness_max`` (fedbuff); empty
+            without.
     """
 
     round: int
@@ -62,10 +70,11 @@ class RoundRecord:
     task: dict[str, float] = field(default_factory=dict)
     eval: dict[str, float] = field(default_factory=dict)
     privacy: dict[str, Any] = field(default_factory=dict)
+    system: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # flat, a task value under a fixed or eval_ name would read back as something else
-        clash = [k for k in self.task if k in _FIXED or k.startswith((EVAL_PREFIX, DP_PREFIX))]
+        clash = [k for k in self.task if k in _FIXED or k.startswith(_PREFIXES)]
         if clash:
             raise ValueError(f"task values {clash} clash with the round record's own keys")
 
@@ -74,7 +83,8 @@ class RoundRecord:
         counts = {name: getattr(self, name) for name in _FIXED if name != "wall_s"}
         evals = {EVAL_PREFIX + k: v for k, v in self.eval.items()}
         dp = {DP_PREFIX + k: v for k, v in self.privacy.items()}
-        return {**counts, **self.task, **evals, **dp, "wall_s": self.wall_s}
+        system = {SYS_PREFIX + k: v for k, v in self.system.items()}
+        return {**counts, **self.task, **evals, **dp, **system, "wall_s": self.wall_s}
 
     @classmethod
     def from_dict(cls, flat: Mapping[str, Any]) -> RoundRecord:
@@ -91,17 +101,22 @@ class RoundRecord:
             lr=float(flat["lr"]),
             train_loss=None if loss is None else float(loss),
             wall_s=float(flat["wall_s"]),
-            task={k: v for k, v in rest.items() if not k.startswith((EVAL_PREFIX, DP_PREFIX))},
+            task={k: v for k, v in rest.items() if not k.startswith(_PREFIXES)},
             eval={
                 k.removeprefix(EVAL_PREFIX): v for k, v in rest.items() if k.startswith(EVAL_PREFIX)
             },
             privacy={
                 k.removeprefix(DP_PREFIX): v for k, v in rest.items() if k.startswith(DP_PREFIX)
             },
+            system={
+                k.removeprefix(SYS_PREFIX): v for k, v in rest.items() if k.startswith(SYS_PREFIX)
+            },
         )
 
 
 _FIXED = tuple(
-    f.name for f in dataclasses.fields(RoundRecord) if f.name not in ("task", "eval", "privacy")
+    f.name
+    for f in dataclasses.fields(RoundRecord)
+    if f.name not in ("task", "eval", "privacy", "system")
 )
 _COUNTS = ("round", "sampled", "reporting", "dropped", "rejected", "idle", "bytes_down", "bytes_up")

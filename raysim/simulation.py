@@ -30,6 +30,7 @@ from raysim.progress import RoundProgress
 from raysim.ray_runtime import init_ray, shutdown_ray
 from raysim.round_record import RoundRecord
 from raysim.run_checks import StuckMetrics, warn_run
+from raysim.system.profiles import SystemProfiles
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +102,21 @@ class Simulation:
         cfg = self.config
         if self._data is None:
             check_inputs(cfg)
+        # traces are read before Ray starts: a malformed one fails naming its file and line
+        profiles = SystemProfiles.load(cfg.system, cfg.seed) if cfg.system else None
         self._owns_ray = init_ray(self._address)
         data = self._data or build_source(cfg.data, cfg.seed)
         self.federation = federation_of(cfg, data)
         if cfg.checkpoint.dir:
             self.federation.save(cfg.checkpoint.dir)
         population = len(data.clients)
+        if cfg.system is not None and cfg.system.mode == "fedbuff":
+            slots = cfg.system.concurrency + cfg.system.buffer_size
+            if slots > population:
+                raise ConfigError(
+                    f"system.concurrency + system.buffer_size = {slots}: more than the "
+                    f"population of {population} clients (a client trains once per version)"
+                )
         sampler = self._sampler
         if cfg.privacy is not None:
             # solved before any actor starts: a target that cannot be met fails here
@@ -142,6 +152,7 @@ class Simulation:
             workers,
             sampler,
             self.privacy and vars(self.privacy),
+            profiles,
         )
         return self
 

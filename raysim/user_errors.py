@@ -21,6 +21,7 @@ USER_ERRORS: tuple[tuple[str, str], ...] = (
     ("raysim.data.corpora._common", "CorpusLayoutError"),
     ("raysim.features.store", "FeatureStoreError"),
     ("raysim.audio.io", "AudioError"),
+    ("raysim.system.traces", "TraceError"),
 )
 
 

@@ -80,6 +80,24 @@ def test_final_weights_bit_identical_for_1_2_and_4_workers(ray_session):
     assert np.array_equal(finals[0], finals[2])
 
 
+@pytest.mark.parametrize(
+    "system",
+    [
+        {"mode": "deadline", "over_commit": 0.5},
+        {"mode": "fedbuff", "concurrency": 5, "buffer_size": 2},
+    ],
+)
+def test_system_modes_bit_identical_for_1_2_and_4_workers(ray_session, system):
+    # heavy-tailed speeds: stragglers, stale arrivals; sample weighting
+    speeds = {"speed": {"median": 100.0, "sigma": 1.0}, **system}
+    runs = [
+        run(config(system=speeds, engine={"num_workers": n, "worker_cpus": 0.5})) for n in (1, 2, 4)
+    ]
+    assert all(np.array_equal(runs[0].weights, r.weights) for r in runs[1:])
+    times = [[h["sys_virtual_time"] for h in r.history] for r in runs]
+    assert times[0] == times[1] == times[2]
+
+
 def test_resume_from_mid_run_checkpoint_gives_identical_weights(ray_session, tmp_path):
     base = config(
         rounds=6,

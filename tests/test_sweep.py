@@ -1,7 +1,8 @@
 """Sweeps on Ray Tune: search-space validation, SIGINT + --resume, a two-node cluster, the report.
 
-Sweeps start their own Ray (a local one, or a `ray.cluster_utils.Cluster`), so they
-run in subprocesses, apart from the session's shared instance.
+Sweeps start their own Ray (a local one, or a real two-node cluster started with `ray
+start`, benchmarks/cluster.py), so they run in subprocesses, apart from the session's
+shared instance.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -202,6 +202,7 @@ def resumed(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("resume")
     spec = sweep_spec(space={"rounds": {"grid": [3, 40]}, "seed": {"grid": [0, 1]}})
     spec["config"]["eval"] = {"every": 2}  # round 1 reports no evaluation
+    spec["config"]["system"] = {"mode": "sync"}  # virtual time: checkpointed, plotted
     spec["report"] = {"heatmap": {"x": "rounds", "y": "seed"}}
     config = root / "resume.yaml"
     config.write_text(yaml.safe_dump(spec))
@@ -305,7 +306,8 @@ def test_report_writes_markdown_tables_and_plots(resumed):
     text = report.read_text()
     assert "## Results per configuration" in text and "## Best configuration" in text
     assert " ± " in text  # mean ± std over the two seeds
-    pngs = ("heatmap.png", "convergence.png", "ablation.png", "communication.png", "federation.png")
+    pngs = ("heatmap.png", "convergence.png", "virtual_time.png", "ablation.png",
+            "communication.png", "federation.png")  # fmt: skip
     for png in pngs:
         assert f"]({png})" in text
         assert (report.parent / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -313,43 +315,31 @@ def test_report_writes_markdown_tables_and_plots(resumed):
 
 # -- a two-node cluster ----------------------------------------------------------------
 
-CLUSTER_SCRIPT = """
-import json, sys
-import ray
-from ray.cluster_utils import Cluster
-from raysim.sweep import parse_sweep, run_sweep
-from raysim.sweep.results import load_experiment
-from raysim.sweep.results import load_experiment
-
-spec, out = json.loads(sys.argv[1]), sys.argv[2]
-cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-try:
-    cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
-    ray.init(address=cluster.address, log_to_driver=False)
-    nodes = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
-    run_sweep(parse_sweep(spec), out, live=False)
-    trials = load_experiment(out).trials
-    print(json.dumps({"nodes": nodes, "trials": trials.to_dict("records")}, default=str))
-finally:
-    ray.shutdown()
-    cluster.shutdown()
-"""
+CLUSTER_BENCH = [sys.executable, str(REPO / "benchmarks" / "cluster.py")]
 
 
-def test_two_node_cluster_places_trials_on_both_nodes(tmp_path):
-    # one trial fills a 1-CPU node: two at once must use both nodes
+def test_two_node_cluster_runs_trials_and_workers_on_both_nodes(tmp_path):
+    # benchmarks/cluster.py, small: `ray start --head` + `ray start --address` (two
+    # raylets of 1 CPU each), `sweep.py --address auto`; a trial (1 CPU) fills a node and
+    # Tune starts both at once, so they must use both nodes
     spec = sweep_spec(trial={"workers": 1, "worker_cpus": 0.5, "driver_cpus": 0.5})
-    with tempfile.TemporaryDirectory(prefix="rs") as ray_tmp:  # short: socket paths
-        env = {**os.environ, "RAY_TMPDIR": ray_tmp}  # keep the cluster's address file private
-        env.pop("RAY_ADDRESS", None)
-        proc = subprocess.run(
-            [sys.executable, "-c", CLUSTER_SCRIPT, json.dumps(spec), str(tmp_path / "exp")],
-            capture_output=True, text=True, timeout=300, env=env,
-        )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    spec["config"].update(rounds=2, eval={"every": 2})
+    spec["logging"] = {"tensorboard": False}
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(spec))
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    proc = subprocess.run(
+        [*CLUSTER_BENCH, "--config", str(config), "--timeout", "240", "config.rounds=2"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert len(out["nodes"]) == 2
-    assert [t["status"] for t in out["trials"]] == ["TERMINATED"] * 2
-    assert all(t["rounds"] == 3 for t in out["trials"])
-    assert sorted(t["node_id"] for t in out["trials"]) == out["nodes"]
+    nodes = out["nodes"]
+    assert len(set(nodes)) == 2, out
+    trials = out["trials"]
+    assert [t["status"] for t in trials] == ["TERMINATED"] * 2
+    assert all(t["rounds"] == 2 for t in trials)
+    assert sorted(t["node_id"] for t in trials) == sorted(nodes)  # one trial per node
+    for node in nodes:  # each trial's aggregator and worker on its node (STRICT_PACK)
+        assert out["actors"][node] == {"Aggregator": 1, "WorkerActor": 1}
+    assert out["ok"] and out["problems"] == []

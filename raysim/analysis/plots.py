@@ -16,9 +16,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from raysim.analysis.tables import display, finished, summarize
+from raysim.round_record import SYS_PREFIX
 from raysim.sweep.results import CONFIG, Experiment
 from raysim.sweep.trainable import EVAL_ROUND
 
+VIRTUAL_TIME = SYS_PREFIX + "virtual_time"
 MAX_LINES = 10  # convergence curves drawn (the best configurations)
 MAX_FEDERATIONS = 4  # distinct federations drawn (clients × classes panels)
 ANNOTATE_CELLS = 400  # counts written in the cells of a panel up to this many cells
@@ -92,10 +94,12 @@ def _curves(exp: Experiment) -> list[tuple[str, pd.DataFrame]]:
         for k in keys:
             col = data[CONFIG + k]
             mask &= (col.isna() & pd.isna(row[k])) | (col == row[k])
+        # runs with a system: section also carry their virtual time (raysim.system)
+        virtual = {"virtual": (VIRTUAL_TIME, "mean")} if VIRTUAL_TIME in data else {}
         curve = (
             data[mask]
             .groupby("round")
-            .agg(mean=(exp.metric, "mean"), std=(exp.metric, "std"), MB=("MB", "mean"))
+            .agg(mean=(exp.metric, "mean"), std=(exp.metric, "std"), MB=("MB", "mean"), **virtual)
         )
         label = ", ".join(f"{exp.label(k)}={display(row[k])}" for k in keys) or "all trials"
         curves.append((label, curve))
@@ -163,6 +167,21 @@ def ablation_bars(exp: Experiment, out: Path) -> Path | None:
         ax.axis("off")
     fig.suptitle(f"final {exp.metric} by setting (mean ± std over the other settings)")
     return _save(fig, out / "ablation.png")
+
+
+def virtual_time(exp: Experiment, out: Path) -> Path | None:
+    """Metric vs virtual time (`raysim.system`), per configuration (mean over seeds);
+    None when no trial ran with a ``system:`` section."""
+    made = _curve_figure(exp)
+    if made is None or "virtual" not in made[2][0][1]:
+        return None
+    fig, ax, curves = made
+    for label, curve in curves:
+        line = ax.plot(curve["virtual"], curve["mean"], label=label, alpha=0.85)[0]
+        ax.plot(curve["virtual"].iloc[-1], curve["mean"].iloc[-1], "o", color=line.get_color())
+    ax.set_xlabel("virtual time (s, mean per trial)")
+    title = f"{exp.metric} vs virtual time (mean over seeds; dot: final)"
+    return _finish_curves(exp, fig, ax, title, out / "virtual_time.png")
 
 
 def communication(exp: Experiment, out: Path) -> Path | None:

@@ -1,5 +1,7 @@
 """The sweep report: Markdown tables (mean ± std over seeds per configuration, the best
-configuration, every trial) and the figures of :mod:`raysim.analysis.plots`."""
+configuration, every trial), the figures of :mod:`raysim.analysis.plots`, and with
+differential privacy the ε spent, its unit and the ε–utility curve
+(:mod:`raysim.analysis.privacy`)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,18 @@ from pathlib import Path
 import pandas as pd
 
 from raysim.analysis import plots
-from raysim.analysis.tables import best, display, formatted, markdown, summarize
+from raysim.analysis.privacy import privacy_lines, privacy_section
+from raysim.analysis.tables import (
+    EPSILON_SPENT,
+    PRIVACY_UNIT,
+    best,
+    display,
+    formatted,
+    markdown,
+    summarize,
+)
 from raysim.metric_counts import DEFINED_SUFFIX, defined_count
+from raysim.privacy import epsilon_text
 from raysim.sweep.results import CONFIG, Experiment, load_experiment
 
 
@@ -23,6 +35,7 @@ def _figures(exp: Experiment) -> list[tuple[str, Callable[[Experiment, Path], Pa
     return [
         (title, plots.heatmaps),
         ("Convergence over rounds", plots.convergence),
+        ("Convergence over virtual time", plots.virtual_time),
         ("Ablation: final metric per setting", plots.ablation_bars),
         ("Communication vs final metric", plots.communication),
         ("Clients × classes: training examples", plots.federation_heatmaps),
@@ -43,6 +56,9 @@ def _trials_table(exp: Experiment) -> pd.DataFrame:
     for key in [*exp.varying_keys(), *exp.sweep.spec.report.replicates]:
         if CONFIG + key in trials:
             out[exp.label(key)] = trials[CONFIG + key].map(display)
+    if EPSILON_SPENT in trials:
+        spent = zip(trials[EPSILON_SPENT].astype(float), trials[PRIVACY_UNIT], strict=True)
+        out["ε spent"] = [epsilon_text(e, u if isinstance(u, str) else None) for e, u in spent]
     return out
 
 
@@ -59,6 +75,7 @@ def _header(exp: Experiment) -> list[str]:
         f"- metric: `{exp.metric}` ({spec.tune.mode}), the latest evaluation of each trial",
         f"- scheduler: {spec.tune.scheduler.name}",
         *_references(exp),
+        *privacy_lines(exp),
         "",
     ]
     return lines
@@ -97,6 +114,7 @@ def write_report(experiment: Experiment | str | Path, out: str | Path | None = N
             f"- {exp.metric}: {top[exp.metric]:.4f}{spread}{count} over {int(top['n'])} runs",
             "",
         ]
+    lines += privacy_section(exp, out)
     for title, figure in _figures(exp):
         path = figure(exp, out)
         if path is not None:

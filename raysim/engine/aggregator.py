@@ -28,15 +28,17 @@ from ray.actor import ActorHandle
 from raysim.config import SimulationConfig
 from raysim.engine.checkpoint import load_checkpoint, load_initial_weights, save_checkpoint
 from raysim.engine.client_state import ClientStateStore
+from raysim.engine.clock import VirtualClock
 from raysim.engine.dp import CentralNoise
 from raysim.engine.exact_sum import merge_sums
 from raysim.engine.lr_schedule import RoundLR
-from raysim.engine.partial import STATS, Partial
+from raysim.engine.partial import STATS
 from raysim.engine.pool import WorkerPool, balance
 from raysim.engine.sampling import ClientSampler, UniformSampler
 from raysim.engine.worker_spec import WorkerSpec
 from raysim.registry import SERVER_OPTIMIZERS, STRATEGIES
 from raysim.round_record import RoundRecord
+from raysim.system.profiles import SystemProfiles
 
 
 class Aggregator:
@@ -52,13 +54,16 @@ class Aggregator:
         workers: list[ActorHandle],
         sampler: ClientSampler | None = None,
         privacy: dict[str, Any] | None = None,
+        profiles: SystemProfiles | None = None,
     ):
         """`sample_counts[c]` is client c's sample count (the population is never
         loaded here); `eval_data` is a one-element list holding the held-out data's
         object ref (wrapped so that Ray hands over the reference, not the arrays);
         `workers` are the first worker actors, started from `worker_spec` with
         `worker_options`, which the aggregator's pool takes over. `privacy` is the run's
-        resolved privacy plan (`raysim.privacy.PrivacyPlan`, as a dict), None without DP."""
+        resolved privacy plan (`raysim.privacy.PrivacyPlan`, as a dict), None without DP.
+        `profiles` are the clients' system profiles of a run with a ``system:`` section
+        (`raysim.system`): rounds then run on its virtual clock."""
         self.cfg = cfg = config
         self.sample_counts = sample_counts
         population = len(sample_counts)
@@ -78,6 +83,13 @@ class Aggregator:
         if privacy is not None:
             adaptive = cfg.privacy.adaptive_clip
             self.dp = CentralNoise(privacy, adaptive and adaptive.model_dump(), cfg.seed)
+        self.clock = None
+        if profiles is not None:
+            traffic = self._traffic(1)
+            self.clock = VirtualClock(
+                cfg, profiles, sample_counts, traffic["bytes_down"], traffic["bytes_up"],
+                self.sampler, self.client_states,
+            )  # fmt: skip
         self.round = 0
         self.history: list[dict[str, Any]] = []
 
@@ -86,9 +98,16 @@ class Aggregator:
         """Run the next round and return its record."""
         t0 = time.perf_counter()
         cfg, r = self.cfg, self.round
-        sampled, reporting = self.sampler.sample(r)
         lr = self.round_lr.lr
-        partials = self._dispatch(r, lr, reporting) if reporting else []
+        system: dict[str, float] = {}
+        if self.clock is None:
+            sampled, reporting = self.sampler.sample(r)
+            partials = self._dispatch(r, lr, reporting) if reporting else []
+            n_sampled, n_dropped = len(sampled), len(sampled) - len(reporting)
+        else:  # virtual time (raysim.system): who trains, and into which update
+            step = self.clock.round(r, lr, self._dispatch)
+            reporting, partials, system = step.trained, step.partials, step.record
+            n_sampled, n_dropped = step.sampled, step.dropped
         sums = merge_sums([p.sums for p in partials])
         rejected = [rej for p in partials for rej in p.rejected]
         for p in partials:
@@ -113,9 +132,9 @@ class Aggregator:
         counters = {k.split("/", 1)[1]: float(v.value()[0]) for k, v in sums.items() if "/" in k}
         record = RoundRecord(
             round=r + 1,
-            sampled=len(sampled),
+            sampled=n_sampled,
             reporting=n_ok,
-            dropped=len(sampled) - len(reporting),
+            dropped=n_dropped,
             rejected=len(rejected),
             idle=sum(p.idle for p in partials),
             lr=lr,
@@ -124,6 +143,7 @@ class Aggregator:
             wall_s=0.0,
             task=cfg.task.summarize_round(counters),
             privacy=privacy,
+            system=system,
             eval=self.evaluate() if self._eval_due(r + 1) else {},
         )
         self.round += 1
@@ -149,10 +169,18 @@ class Aggregator:
             "bytes_up": n_clients * (model_bytes + extra),
         }
 
-    def _dispatch(self, r: int, lr: float, clients: list[int]) -> list[Partial]:
+    def _dispatch(
+        self,
+        r: int,
+        lr: float,
+        clients: list[int],
+        buckets: dict[int, tuple[int, float]] | None = None,
+    ) -> list[Any]:
         """Send each started worker its share (a client's own actor in actor-per-client
         mode); a dead worker's share re-runs on its replacement. Which worker trains
-        which client never changes the result: partial sums are exact."""
+        which client never changes the result: partial sums are exact. With `buckets`
+        (FedBuff: each client's update and staleness weight) each worker returns one
+        Partial per update, else one Partial."""
         work = [int(self.sample_counts[c]) for c in clients]
         if self.cfg.engine.mode == "actor_per_client":
             shares = {c: [c] for c in clients}
@@ -168,6 +196,11 @@ class Aggregator:
 
         def job(ids: list[int]):
             states = self.client_states.get_many(ids)
+            if buckets is not None:
+                mine = {c: buckets[c] for c in ids}
+                return lambda w: w.train_buckets.remote(
+                    r, lr, global_ref, payload_ref, ids, states, mine
+                )
             return lambda w: w.train.remote(r, lr, global_ref, payload_ref, ids, states)
 
         results = self.pool.run({i: job(ids) for i, ids in shares.items()})
@@ -222,6 +255,7 @@ class Aggregator:
             "client_states": self.client_states.state_dict(),
             "history": self.history,
             **({"dp": self.dp.state_dict()} if self.dp is not None else {}),
+            **({"clock": self.clock.state_dict()} if self.clock is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -234,6 +268,8 @@ class Aggregator:
         self.history = list(state["history"])
         if self.dp is not None and "dp" in state:
             self.dp.load_state_dict(state["dp"])
+        if self.clock is not None:
+            self.clock.load_state_dict(state["clock"], self.round, self.cfg.seed)
 
     def save(self, path: str | Path, keep: int | None = None) -> str:
         """Write a checkpoint (tensors and plain values only)."""

@@ -54,6 +54,20 @@ class WorkerActor:
     ) -> Partial:
         return self.impl.train(round_idx, lr, global_vec, payload, client_ids, states)
 
+    def train_buckets(
+        self,
+        round_idx: int,
+        lr: float,
+        global_vec: np.ndarray,
+        payload: dict[str, np.ndarray],
+        client_ids: list[int],
+        states: dict[int, dict[str, np.ndarray]],
+        buckets: dict[int, tuple[int, float]],
+    ) -> dict[int, Partial]:
+        return self.impl.train_buckets(
+            round_idx, lr, global_vec, payload, client_ids, states, buckets
+        )
+
     def initial_state(self) -> tuple[np.ndarray, int]:
         return self.impl.initial_state()
 

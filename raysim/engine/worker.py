@@ -95,8 +95,10 @@ class ClientWorker:
         payload: dict[str, np.ndarray],
         client_ids: list[int],
         states: dict[int, dict[str, np.ndarray]],
+        scales: dict[int, float] | None = None,
     ) -> Partial:
-        """Train each client from the global weights; sum their contributions exactly."""
+        """Train each client from the global weights; sum their contributions exactly.
+        `scales[cid]` multiplies a client's update (FedBuff's staleness weight)."""
         partial = Partial(sums={})
         for cid in client_ids:
             ctx = ClientContext(
@@ -127,6 +129,8 @@ class ClientWorker:
                         delta, self.privacy, clip, self.seed, round_idx, cid
                     )
                     extra = {**extra, **dp_extra}
+                if scales is not None:  # deterministic per client: sums stay exact
+                    delta = delta * scales[cid]
                 contrib = {
                     "delta": w * delta,  # exact: integer × float32
                     # the scalars share one sum, laid out as STATS
@@ -146,6 +150,26 @@ class ClientWorker:
             if result.state is not None:
                 partial.states[cid] = result.state
         return partial
+
+    def train_buckets(
+        self,
+        round_idx: int,
+        lr: float,
+        global_vec: np.ndarray,
+        payload: dict[str, np.ndarray],
+        client_ids: list[int],
+        states: dict[int, dict[str, np.ndarray]],
+        buckets: dict[int, tuple[int, float]],
+    ) -> dict[int, Partial]:
+        """Train the clients as :meth:`train` does, summing each into the partial of the
+        server update it lands in, ``buckets[cid] = (update, staleness weight)``
+        (`raysim.system.fedbuff`): still one message for all of them."""
+        out = {}
+        for update in sorted({u for u, _ in buckets.values()}):
+            ids = [c for c in client_ids if buckets[c][0] == update]
+            scales = {c: buckets[c][1] for c in ids}
+            out[update] = self.train(round_idx, lr, global_vec, payload, ids, states, scales)
+        return out
 
     @staticmethod
     def _add(partial: Partial, images: dict[str, ExactSum]) -> None:
