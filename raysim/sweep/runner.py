@@ -8,9 +8,11 @@ once here, before any trial starts.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.util
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +96,23 @@ def _callbacks(sweep: Sweep, path: Path, live: bool) -> list[tune.Callback]:
     return callbacks
 
 
+@contextlib.contextmanager
+def _only_our_loggers() -> Iterator[None]:
+    """Within: Tune adds none of its default loggers (TensorBoard's among them, even with
+    logging.tensorboard false); `_callbacks` holds the ones asked for. Restored after,
+    so other Tuners in the process (e.g. the centralized sweep's) keep Tune's defaults."""
+    key = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"
+    old = os.environ.get(key)
+    os.environ[key] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[key]
+        else:
+            os.environ[key] = old
+
+
 def _trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
@@ -138,9 +157,6 @@ def run_sweep(
     connect(address)
     # checkpoints force small state snapshots; their cost is no news on every run
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    # Tune would add its default loggers, TensorBoard's included, even with
-    # logging.tensorboard false; _callbacks already holds the ones asked for
-    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
     spec = sweep.spec
     trainable = make_trainable(prepare_data(spec.config), spec.tune.metric, spec.trial)
     if resume:  # the restored Tuner keeps its RunConfig, callbacks included
@@ -168,7 +184,8 @@ def run_sweep(
                 failure_config=tune.FailureConfig(max_failures=spec.trial.max_failures),
             ),
         )
-    results = tuner.fit()
+    with _only_our_loggers():
+        results = tuner.fit()
     # After SIGINT Tune stops the running trials, so count from the state it saved before.
     saved = tune.ExperimentAnalysis(str(path)).trials
     unfinished = sum(t.status not in ("TERMINATED", "ERROR") for t in saved)
