@@ -11,7 +11,8 @@ as new columns (earlier rows leave them empty), then appends as before.
 from __future__ import annotations
 
 import csv
-import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +23,20 @@ from ray.tune.utils import flatten_dict
 
 def widen_csv(path: Path, columns: list[str]) -> None:
     """Rewrite CSV file `path` (if any) with header `columns`, a superset of its own:
-    its rows keep their values, new columns stay empty (atomically replaced)."""
+    its rows keep their values, new columns stay empty (replaced whole, atomically
+    where the temporary folder shares the file's file system)."""
     rows: list[dict[str, str]] = []
     if path.exists():
         with path.open(newline="") as f:
             rows = list(csv.DictReader(f))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", newline="") as f:
+    # written outside the trial's folder: Tune syncs that folder to storage at any
+    # moment, and a temporary file vanishing under the copy fails the sync
+    with tempfile.NamedTemporaryFile("w", newline="", suffix=".csv", delete=False) as f:
         writer = csv.DictWriter(f, columns)
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(path)
+    Path(f.name).chmod(0o644)  # a temporary file is private; progress.csv is not
+    shutil.move(f.name, path)
 
 
 class ProgressCSV(CSVLoggerCallback):
