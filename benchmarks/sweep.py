@@ -16,6 +16,12 @@ Where the rest goes: `startup_s` is Σ over trials of (Tune's time of the first 
 the first round's wall), i.e. the simulation's start inside the trial (actors, data),
 and `outside_trials_s` the sweep wall × slots not inside any trial's Tune time (Ray's
 start, data preparation, Tune's scheduling and bookkeeping, idle slots, the results).
+Fixed costs, paid once per sweep whatever its size: `launch_to_first_trial_s` (the
+command's imports, Ray's start, the shared data, Tune's set-up) and
+`first_wave_startup_s` (the first `slots` trials start their processes: trial actor,
+aggregator, workers importing torch; later trials reuse them). What every further
+trial costs is `later_trials_in_trial_overhead`: Σ (Tune's time − rounds' time) ÷
+Σ rounds' time over the trials after the first wave (their start and reports).
 Prints one JSON line per sweep.
 """
 
@@ -71,7 +77,7 @@ def measure(name: str, overrides: list[str], cpus: int, storage: Path) -> dict:
     overhead."""
     cmd = [*SWEEP_CLI, "--storage", str(storage), "--name", name, "--no-report", *overrides]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a local Ray
-    t0 = time.perf_counter()
+    t0, launched = time.perf_counter(), time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -83,6 +89,11 @@ def measure(name: str, overrides: list[str], cpus: int, storage: Path) -> dict:
     tune_time = sum(rows[-1]["time_total_s"] for rows in trials if rows)
     startup = sum(rows[0]["time_this_iter_s"] - rows[0]["wall_s"] for rows in trials if rows)
     n_slots = slots(spec, cpus, len(trials))
+    # the first wave of trials starts every process; later trials reuse them
+    warm = [rows for rows in trials[n_slots:] if rows]
+    warm_compute = sum(r["wall_s"] for rows in warm for r in rows)
+    warm_tune = sum(rows[-1]["time_total_s"] for rows in warm)
+    first_start = min(rows[0]["timestamp"] - rows[0]["time_total_s"] for rows in trials if rows)
     return {
         "benchmark": "sweep_overhead",
         "sweep": name,
@@ -96,6 +107,13 @@ def measure(name: str, overrides: list[str], cpus: int, storage: Path) -> dict:
         "startup_s": round(startup, 2),
         "in_trials_not_rounds_s": round(tune_time - compute, 2),
         "outside_trials_s": round(wall * n_slots - tune_time, 2),
+        "launch_to_first_trial_s": round(first_start - launched, 1),
+        "first_wave_startup_s": round(
+            sum(rows[0]["time_this_iter_s"] - rows[0]["wall_s"] for rows in trials[:n_slots]), 2
+        ),
+        "later_trials_in_trial_overhead": round((warm_tune - warm_compute) / warm_compute, 3)
+        if warm_compute
+        else None,
     }
 
 

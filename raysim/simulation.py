@@ -18,9 +18,10 @@ import ray
 from raysim.config import ConfigError, SimulationConfig, parse_config
 from raysim.data.clients import sample_counts
 from raysim.data.sources import SourceData, build_source
+from raysim.engine import warm
 from raysim.engine.aggregator import Aggregator
 from raysim.engine.checkpoint import latest_checkpoint
-from raysim.engine.pool import spawn_worker
+from raysim.engine.pool import DEAD_WORKER, spawn_worker
 from raysim.engine.sampling import ClientSampler, UnitSampler
 from raysim.engine.worker_spec import WorkerSpec
 from raysim.federation import Federation, federation_of
@@ -70,6 +71,9 @@ class Simulation:
         data: prebuilt :class:`SourceData` (default: built from ``config.data``).
         sampler: a custom client sampler (default: uniform, from ``config.sampling``).
         address: Ray address to join ('auto' for a running cluster); default local.
+        reuse_actors: start from engine actors an earlier simulation of this process
+            kept (``shutdown(keep_actors=True)``), re-initialised, when they match
+            this run's workers and resources: no process start-up (sweep trials).
     """
 
     def __init__(
@@ -79,11 +83,14 @@ class Simulation:
         data: SourceData | None = None,
         sampler: ClientSampler | None = None,
         address: str | None = None,
+        reuse_actors: bool = False,
     ):
         self.config = parse_config(config)
         self._data = data
         self._sampler = sampler
         self._address = address
+        self._reuse_actors = reuse_actors
+        self._actor_key: tuple = ()
         self._owns_ray = False
         self._aggregator: Any = None  # the ray.remote(Aggregator) actor
         self._stuck = StuckMetrics(self.config.eval.stuck_rounds)
@@ -140,21 +147,40 @@ class Simulation:
         )
         resources = {"num_cpus": cfg.engine.worker_cpus, "num_gpus": cfg.engine.worker_gpus}
         options = {**resources, **pg_options}
-        # spawned here so that their start-up overlaps the aggregator's; it owns them
-        workers = [spawn_worker(spec, options) for _ in range(self._n_workers(population))]
-        aggregator = ray.remote(Aggregator).options(num_cpus=0, **pg_options)
-        self._aggregator = aggregator.remote(
-            cfg,
-            sample_counts(data.clients),
-            [ray.put(data.eval_data)],  # in a list: the aggregator forwards the ref unread
-            spec,
-            options,
-            workers,
-            sampler,
-            self.privacy and vars(self.privacy),
-            profiles,
-        )
+        aggregator_args = {
+            "config": cfg,
+            "sample_counts": sample_counts(data.clients),
+            # in a list: the aggregator forwards the ref unread
+            "eval_data": [ray.put(data.eval_data)],
+            "worker_spec": spec,
+            "worker_options": options,
+            "sampler": sampler,
+            "privacy": self.privacy and vars(self.privacy),
+            "profiles": profiles,
+        }
+        self._actor_key = warm.actor_key(self._n_workers(population), options)
+        kept = warm.take(self._actor_key) if self._reuse_actors else None
+        if kept is not None:
+            self._aggregator = self._rewarm(kept, aggregator_args)
+        if self._aggregator is None:
+            # spawned here so that their start-up overlaps the aggregator's; it owns them
+            workers = [spawn_worker(spec, options) for _ in range(self._actor_key[0])]
+            aggregator = ray.remote(Aggregator).options(num_cpus=0, **pg_options)
+            self._aggregator = aggregator.remote(workers=workers, **aggregator_args)
         return self
+
+    @staticmethod
+    def _rewarm(kept: warm.WarmActors, aggregator_args: dict[str, Any]) -> Any:
+        """Re-initialise kept engine actors for this run; None (and the set stopped)
+        if one of them has died since."""
+        try:
+            ray.get([w.reset.remote(aggregator_args["worker_spec"]) for w in kept.workers])
+            ray.get(kept.aggregator.reinit.remote(workers=kept.workers, **aggregator_args))
+        except DEAD_WORKER as err:
+            log.warning("kept engine actors are gone (%s); starting new ones", err)
+            warm.discard(kept)
+            return None
+        return kept.aggregator
 
     def wait_ready(self) -> Simulation:
         """Block until the aggregator and every worker have finished starting."""
@@ -175,11 +201,20 @@ class Simulation:
         cpus = ray.available_resources().get("CPU", 1.0)
         return max(1, min(population, int(cpus // eng.worker_cpus)))
 
-    def shutdown(self) -> None:
-        """Stop the actors (and Ray, if this simulation started it)."""
+    def shutdown(self, *, keep_actors: bool = False) -> None:
+        """Stop the actors (and Ray, if this simulation started it).
+
+        With `keep_actors` (and a Ray this simulation did not start), the actors are
+        kept idle instead, for the next simulation of this process made with
+        `reuse_actors` (`raysim.engine.warm`): a sweep trial's clean end.
+        """
         if self._aggregator is not None:
-            ray.get(self._aggregator.shutdown.remote())
-            ray.kill(self._aggregator)
+            if keep_actors and not self._owns_ray:
+                workers = ray.get(self._aggregator.worker_handles.remote())
+                warm.keep(warm.WarmActors(self._actor_key, self._aggregator, workers))
+            else:
+                ray.get(self._aggregator.shutdown.remote())
+                ray.kill(self._aggregator)
             self._aggregator = None
         if self._owns_ray:
             shutdown_ray()
@@ -194,7 +229,12 @@ class Simulation:
     # -- running ------------------------------------------------------------------
     def run_round(self) -> dict[str, Any]:
         """Run one round; returns its record (and warns if its metrics are stuck)."""
-        record = ray.get(self.submit_round())
+        return self.collect_round(self.submit_round())
+
+    def collect_round(self, submitted: ray.ObjectRef) -> dict[str, Any]:
+        """Wait for a round `submit_round` started; returns its record (and warns if
+        its metrics are stuck)."""
+        record = ray.get(submitted)
         self._stuck.update(record)
         return record
 

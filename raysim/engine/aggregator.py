@@ -93,6 +93,13 @@ class Aggregator:
         self.round = 0
         self.history: list[dict[str, Any]] = []
 
+    def reinit(self, *args: Any, **kwargs: Any) -> None:
+        """Become a new aggregator in this process, as if just constructed with these
+        arguments (nothing of the previous run is kept): how a sweep reuses the
+        process for its next trial (`raysim.engine.warm`)."""
+        self.__dict__.clear()
+        self.__init__(*args, **kwargs)
+
     # -- rounds ---------------------------------------------------------------
     def run_round(self) -> dict[str, Any]:
         """Run the next round and return its record."""

@@ -33,6 +33,11 @@ class WorkerActor:
     import torch."""
 
     def __init__(self, spec: WorkerSpec):
+        self.reset(spec)
+
+    def reset(self, spec: WorkerSpec) -> None:
+        """Become a fresh worker of `spec` in this process (torch already imported):
+        how a sweep reuses the process for its next trial (`raysim.engine.warm`)."""
         from raysim.engine.worker import ClientWorker
 
         self.impl = ClientWorker(spec, ray.get(spec.clients))

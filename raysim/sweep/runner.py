@@ -174,6 +174,9 @@ def run_sweep(
                 max_concurrent_trials=spec.tune.max_concurrent_trials,
                 scheduler=spec.tune.scheduler.build(),
                 trial_dirname_creator=_trial_dirname,
+                # a finished trial's actor, and the engine actors it kept
+                # (`raysim.engine.warm`), run the next trial: no process start-up
+                reuse_actors=True,
             ),
             run_config=tune.RunConfig(
                 name=path.name,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -143,14 +143,26 @@ def _save_federation(federation: Federation) -> None:
         out.write(federation.to_json().encode())
 
 
-def _report(sim: Simulation, metrics: dict[str, Any], state: dict[str, Any], save: bool) -> None:
+def _report(
+    sim: Simulation,
+    metrics: dict[str, Any],
+    state: dict[str, Any],
+    save: bool,
+    submit_next: Callable[[], ray.ObjectRef | None],
+) -> ray.ObjectRef | None:
+    """Report a round to Tune (with a checkpoint if `save`) while the next round,
+    started by `submit_next` once the checkpoint is written, already runs: Tune's
+    per-report round trip then costs the trial no time. Returns the next round's ref."""
     if not save:
+        submitted = submit_next()
         tune.report(metrics)
-        return
+        return submitted
     with tempfile.TemporaryDirectory(prefix="raysim-ckpt-") as folder:
         sim.save(Path(folder) / _SIM_FILE)
         (Path(folder) / _STATE_FILE).write_text(json.dumps(state))
+        submitted = submit_next()
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+        return submitted
 
 
 def run_trial(
@@ -165,22 +177,34 @@ def run_trial(
             latest evaluation's value (``eval_round`` says which round it is from).
         checkpoint_every: rounds between checkpoints (the last round always has one).
     """
-    sim = Simulation(trial_config(base, params, tune.get_context().get_trial_resources()))
+    resources = tune.get_context().get_trial_resources()
+    # the sweep reuses trial actors (Tune's reuse_actors), and with them the engine
+    # actors an earlier trial of this process kept: no process start-up per trial
+    sim = Simulation(trial_config(base, params, resources), reuse_actors=True)
     node_id = ray.get_runtime_context().get_node_id()
+    clean_end = False
     try:
         sim.start()
         _save_federation(sim.federation)
         latest, eval_round = _latest_eval(_restore(sim), metric)
         start, rounds = sim.stats()["round"], sim.config.rounds
-        for _ in range(start, rounds):
-            record = RoundRecord.from_dict(sim.run_round())
+        submitted = sim.submit_round() if start < rounds else None
+        while submitted is not None:
+            record = RoundRecord.from_dict(sim.collect_round(submitted))
             if record.eval:
                 latest, eval_round = record.eval, record.round
             report = TrialReport(record, latest, eval_round, node_id)
-            save = record.round == rounds or record.round % checkpoint_every == 0
-            _report(sim, report.to_dict(), {"latest_eval": report.carried()}, save)
+            last = record.round == rounds
+            save = last or record.round % checkpoint_every == 0
+            next_round = (lambda: None) if last else sim.submit_round
+            state = {"latest_eval": report.carried()}
+            submitted = _report(sim, report.to_dict(), state, save, next_round)
+        clean_end = True
+    except SystemExit:  # Tune stopping the trial (e.g. ASHA): the actors are sound
+        clean_end = True
+        raise
     finally:
-        sim.shutdown()
+        sim.shutdown(keep_actors=clean_end)
 
 
 def make_trainable(base: dict[str, Any], metric: str, trial: TrialSpec) -> Any:
