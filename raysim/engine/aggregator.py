@@ -279,7 +279,7 @@ class Aggregator:
             self.clock.load_state_dict(state["clock"], self.round, self.cfg.seed)
 
     def save(self, path: str | Path, keep: int | None = None) -> str:
-        """Write a checkpoint (tensors and plain values only)."""
+        """Write a checkpoint (arrays and plain values only: `raysim.engine.checkpoint`)."""
         return str(save_checkpoint(self.state_dict(), self.cfg, path, keep))
 
     def restore(self, path: str | Path) -> int:
