@@ -71,9 +71,11 @@ class Simulation:
         data: prebuilt :class:`SourceData` (default: built from ``config.data``).
         sampler: a custom client sampler (default: uniform, from ``config.sampling``).
         address: Ray address to join ('auto' for a running cluster); default local.
-        reuse_actors: start from engine actors an earlier simulation of this process
-            kept (``shutdown(keep_actors=True)``), re-initialised, when they match
-            this run's workers and resources: no process start-up (sweep trials).
+        reuse_actors: start from the engine actors an earlier simulation of this
+            process kept, re-initialised, when their resources match this run's (no
+            process start-up: sweep trials, notebooks, test suites), and keep this
+            run's actors when it ends (they hold their CPUs until
+            `raysim.engine.warm.clear()` or the next simulation that does not match).
     """
 
     def __init__(
@@ -158,27 +160,32 @@ class Simulation:
             "privacy": self.privacy and vars(self.privacy),
             "profiles": profiles,
         }
-        self._actor_key = warm.actor_key(self._n_workers(population), options)
+        n_workers = self._n_workers(population)
+        self._actor_key = warm.actor_key(options)
         kept = warm.take(self._actor_key) if self._reuse_actors else None
         if kept is not None:
-            self._aggregator = self._rewarm(kept, aggregator_args)
+            self._aggregator = self._rewarm(kept, n_workers, aggregator_args)
         if self._aggregator is None:
             # spawned here so that their start-up overlaps the aggregator's; it owns them
-            workers = [spawn_worker(spec, options) for _ in range(self._actor_key[0])]
+            workers = [spawn_worker(spec, options) for _ in range(n_workers)]
             aggregator = ray.remote(Aggregator).options(num_cpus=0, **pg_options)
             self._aggregator = aggregator.remote(workers=workers, **aggregator_args)
         return self
 
     @staticmethod
-    def _rewarm(kept: warm.WarmActors, aggregator_args: dict[str, Any]) -> Any:
-        """Re-initialise kept engine actors for this run; None (and the set stopped)
-        if one of them has died since."""
+    def _rewarm(kept: warm.WarmActors, n_workers: int, aggregator_args: dict[str, Any]) -> Any:
+        """Re-initialise kept engine actors for this run, starting or stopping workers
+        to make `n_workers`; None (and the set stopped) if one has died since."""
+        spec, options = aggregator_args["worker_spec"], aggregator_args["worker_options"]
+        reused = kept.workers[:n_workers]
+        warm.stop(kept.workers[n_workers:])
+        workers = reused + [spawn_worker(spec, options) for _ in range(n_workers - len(reused))]
         try:
-            ray.get([w.reset.remote(aggregator_args["worker_spec"]) for w in kept.workers])
-            ray.get(kept.aggregator.reinit.remote(workers=kept.workers, **aggregator_args))
+            ray.get([w.reset.remote(spec) for w in reused])
+            ray.get(kept.aggregator.reinit.remote(workers=workers, **aggregator_args))
         except DEAD_WORKER as err:
             log.warning("kept engine actors are gone (%s); starting new ones", err)
-            warm.discard(kept)
+            warm.stop([*workers, kept.aggregator])
             return None
         return kept.aggregator
 
@@ -201,13 +208,15 @@ class Simulation:
         cpus = ray.available_resources().get("CPU", 1.0)
         return max(1, min(population, int(cpus // eng.worker_cpus)))
 
-    def shutdown(self, *, keep_actors: bool = False) -> None:
+    def shutdown(self, *, keep_actors: bool | None = None) -> None:
         """Stop the actors (and Ray, if this simulation started it).
 
-        With `keep_actors` (and a Ray this simulation did not start), the actors are
-        kept idle instead, for the next simulation of this process made with
-        `reuse_actors` (`raysim.engine.warm`): a sweep trial's clean end.
+        With `keep_actors` (default: `reuse_actors`) and a Ray this simulation did not
+        start, the actors are kept idle instead, for the next simulation of this
+        process made with `reuse_actors` (`raysim.engine.warm.clear` stops them).
         """
+        if keep_actors is None:
+            keep_actors = self._reuse_actors
         if self._aggregator is not None:
             if keep_actors and not self._owns_ray:
                 workers = ray.get(self._aggregator.worker_handles.remote())

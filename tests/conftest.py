@@ -63,6 +63,16 @@ def ray_session():
     shutdown_ray()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _no_engine_actors_kept_across_modules():
+    """Engine actors that one module's simulations keep (`reuse_actors`) hold CPUs
+    that other modules' sweeps and Ray Train runs need: stopped after each module."""
+    yield
+    from raysim.engine import warm
+
+    warm.clear()
+
+
 @pytest.fixture
 def gen():
     """A seeded CPU torch generator."""

@@ -8,8 +8,9 @@ and the next one re-initialises them in place (`reset` / `reinit`: nothing of th
 previous run is kept) instead of starting new processes.
 
 The cache is per process and holds one set: a trial runs one simulation at a
-time. Actors are keyed by what they were started with (worker count, resources,
-placement group), so a simulation that needs others never gets them.
+time. Actors are keyed by what they were started with (worker resources, placement
+group), so a simulation that needs others never gets them; one that needs more or
+fewer workers takes what is kept and starts or stops the difference.
 """
 
 from __future__ import annotations
@@ -36,13 +37,12 @@ class WarmActors:
 _kept: WarmActors | None = None
 
 
-def actor_key(n_workers: int, options: dict[str, Any]) -> tuple:
-    """What a set of engine actors must match to be reused: worker count, worker
-    resources and the placement group they live in (None outside one)."""
+def actor_key(options: dict[str, Any]) -> tuple:
+    """What a set of engine actors must match to be reused: the workers' resources
+    and the placement group they live in (None outside one)."""
     strategy = options.get("scheduling_strategy")
     group = getattr(getattr(strategy, "placement_group", None), "id", None)
-    resources = (options.get("num_cpus"), options.get("num_gpus"))
-    return (n_workers, resources, group and group.hex())
+    return (options.get("num_cpus"), options.get("num_gpus"), group and group.hex())
 
 
 def keep(actors: WarmActors) -> None:
@@ -68,8 +68,13 @@ def take(key: tuple) -> WarmActors | None:
 
 
 def discard(actors: WarmActors) -> None:
-    """Stop a set of engine actors (dead ones are skipped)."""
-    for handle in [*actors.workers, actors.aggregator]:
+    """Stop a set of engine actors."""
+    stop([*actors.workers, actors.aggregator])
+
+
+def stop(handles: list[ActorHandle]) -> None:
+    """Stop these actors (dead ones are skipped)."""
+    for handle in handles:
         try:
             ray.kill(handle, no_restart=True)
         except Exception:  # already gone: nothing to stop
