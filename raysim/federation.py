@@ -18,6 +18,7 @@ What a source's arrays do not hold, its info gives: ``client_speakers``,
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from raysim.config import ConfigError, SimulationConfig, parse_config
-from raysim.data.clients import sample_counts
+from raysim.data.clients import compact_counts, sample_counts
 from raysim.data.sources import SourceData, build_source
 
 FEDERATION_FILE = "federation.json"
@@ -37,9 +38,49 @@ EDGE_ROWS = 8
 MAX_CLASS_COLUMNS = 10
 
 
+class Counts(Sequence[int]):
+    """Per-client counts as one compact array (a byte a client for small clients),
+    not a list of Python ints (8 bytes a client or more): a population of millions
+    stays small in the driver. Reads like a list of ints and equals one; `to_dict`
+    writes it as one."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Sequence[int] | np.ndarray):
+        self.values = compact_counts(np.asarray(values))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, i):  # an int for an index, a list for a slice
+        return self.values[i].tolist()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.values.tolist())
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return np.asarray(self.values, dtype)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Counts):
+            return np.array_equal(self.values, other.values)
+        if isinstance(other, list | tuple):
+            return len(other) == len(self) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to a list, so unhashable like one
+
+    def tolist(self) -> list[int]:
+        return self.values.tolist()
+
+    def __repr__(self) -> str:
+        return repr(self.tolist())
+
+
 @dataclass
 class Federation:
-    """A federation's clients and held-out set (plain lists: it is what
+    """A federation's clients and held-out set (plain lists, but `examples` a
+    :class:`Counts` when built by :func:`federation_of`: it is what
     ``federation.json`` holds).
 
     Attributes:
@@ -63,7 +104,7 @@ class Federation:
     task: str
     classes: list[str]
     class_kind: str
-    examples: list[int]
+    examples: Sequence[int]
     class_counts: list[list[int]] | None
     speakers: list[list[str]] | None
     kinds: list[str] | None
@@ -76,7 +117,7 @@ class Federation:
         return len(self.examples)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "examples": list(self.examples)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Federation:
@@ -353,7 +394,7 @@ def federation_of(config: SimulationConfig | dict[str, Any], data: SourceData) -
         kinds = [KIND_LABELS.get(k, k) for k in data.info["client_kinds"]]
     elif config.task.name == "speech_enhancement":  # no kind array: every client MixIT
         kinds = [KIND_LABELS["unsupervised"]] * len(counts)
-    examples = counts.tolist()
+    examples = Counts(counts)
     return Federation(
         source=config.data.source,
         task=config.task.name,

@@ -97,13 +97,27 @@ class GeneratedClients:
 
 
 def sample_counts(clients: ClientData) -> np.ndarray:
-    """Every client's sample count (int64, indexed by client id), without their data.
+    """Every client's sample count (indexed by client id), without their data.
 
     This is all the aggregator needs of a population (aggregation weights, work
-    balancing), so it never holds the data, nor the code that makes it.
+    balancing), so it never holds the data, nor the code that makes it. The counts come
+    in the smallest unsigned integer dtype that holds them (:func:`compact_counts`):
+    the driver and the aggregator each keep a copy, one byte a client for clients of
+    up to 255 samples. Read single counts with ``int()``; arithmetic on the array
+    itself would stay in that dtype.
     """
     counts = getattr(clients, "sample_counts", None)
-    return counts() if counts is not None else _counts_one_by_one(clients)
+    return compact_counts(counts() if counts is not None else _counts_one_by_one(clients))
+
+
+def compact_counts(counts: np.ndarray) -> np.ndarray:
+    """Non-negative integer `counts` in the smallest unsigned dtype that holds them
+    (unchanged if already in it)."""
+    counts = np.asarray(counts)
+    if counts.size and int(counts.min()) < 0:
+        raise ValueError("sample counts cannot be negative")
+    top = int(counts.max()) if counts.size else 0
+    return counts.astype(np.min_scalar_type(top), copy=False)
 
 
 def _counts_one_by_one(clients: ClientData) -> np.ndarray:
