@@ -1,7 +1,7 @@
 """Faults during a sweep, on a real two-node cluster, each with a verdict.
 
 usage: python benchmarks/sweep_faults.py [--faults worker aggregator driver node]
-           [--rounds 20] [--timeout 600]
+           [--rounds 60] [--timeout 600]
 
 On a :class:`cluster.LocalCluster` (two raylets of 1 CPU each; one trial fills a node),
 a small sweep (3 seeds, `--rounds` rounds, a Tune checkpoint every 3) runs once without
@@ -94,11 +94,11 @@ def _rows(trial: Path) -> list[dict]:
 def _final_weights(trial: Path) -> str:
     """sha256 of the global weights in the trial's newest checkpoint."""
     import numpy as np
-    import torch
+
+    from raysim.engine.checkpoint import load_checkpoint
 
     newest = max(trial.glob("checkpoint_*"), key=lambda p: int(p.name.split("_")[1]))
-    blob = torch.load(newest / "simulation.pt", weights_only=True)
-    vec = np.asarray(blob["global"], dtype=np.float32)
+    vec = np.asarray(load_checkpoint(newest / "simulation.pt")["global"], dtype=np.float32)
     return hashlib.sha256(vec.tobytes()).hexdigest()
 
 
@@ -181,11 +181,14 @@ def _finished(trials: dict[str, list[dict]], rounds: int) -> list[str]:
 
 
 def _kill_actor(cluster: LocalCluster, cls: str, node_id: str = "") -> int:
-    pids = cluster.query(_ALIVE_PIDS, cls, node_id)
-    if not pids:
-        raise RuntimeError(f"no alive {cls} to kill")
-    os.kill(pids[0], signal.SIGKILL)
-    return pids[0]
+    # the actor table lags: a process listed alive may have exited since
+    for pid in cluster.query(_ALIVE_PIDS, cls, node_id):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+        return pid
+    raise RuntimeError(f"no alive {cls} to kill")
 
 
 def run_fault(fault: str, cluster: LocalCluster, config: Path, rounds: int, budget: float) -> dict:
@@ -310,7 +313,7 @@ def check(
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--faults", nargs="+", choices=FAULTS, default=list(FAULTS))
-    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=60)
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per sweep")
     args = ap.parse_args(argv)
     faults = sorted(args.faults, key=FAULTS.index)  # the node goes last
