@@ -53,7 +53,8 @@ class Study:
             lr and kwargs), ``optimizer_name``, ``schedule`` (``none`` for a constant lr),
             ``clip`` (max norm, NaN without clipping), ``seed``, ``steps``, ``final`` (the
             last step's score), ``best`` (the best step's) and, centralized, ``test`` (the
-            best-validation epoch's score on the test share).
+            best-validation epoch's score on the test share), ``lr_decays`` (how many
+            times the lr went down: whether a plateau schedule acted at all).
         curves: one row per (trial, step): ``engine``, ``trial_id``, ``step`` (round or
             epoch), ``train_loss`` and ``score``.
         unfinished: the trials left out (not terminated: errored, stopped or running).
@@ -138,6 +139,7 @@ def load_study(*paths: str | Path) -> Study:
                 )
             )
             scores = curve[score].astype(float)
+            lrs = curve["lr"].astype(float).to_numpy() if "lr" in curve else np.zeros(1)
             runs.append(
                 {
                     "engine": engine,
@@ -147,6 +149,7 @@ def load_study(*paths: str | Path) -> Study:
                     "final": float(scores.iloc[-1]),
                     "best": float(scores.max()),
                     "test": float(test.iloc[-1]) if len(test) else float("nan"),
+                    "lr_decays": int((np.diff(lrs) < 0).sum()),
                 }
             )
     if metric is None or not runs:
@@ -235,9 +238,10 @@ def findings(study: Study, baseline: str = "adam") -> list[Finding]:
         out.append(Finding(engine, "plateau beats step", "plateau", "step",
                            _paired(sched, "schedule", "plateau", "step")))  # fmt: skip
         clip = clip_arms(runs, baseline)
-        clipped = sorted(c for c in set(clip["clipping"]) if c != "none") or ["5"]
-        out.append(Finding(engine, "clipping helps", f"clip {clipped[0]}", "no clip",
-                           _paired(clip, "clipping", clipped[0], "none")))  # fmt: skip
+        levels = {c for c in clip["clipping"] if c != "none"} or {"5"}
+        for level in sorted(levels, key=float, reverse=True):  # one finding per max norm
+            out.append(Finding(engine, "clipping helps", f"clip {level}", "no clip",
+                               _paired(clip, "clipping", level, "none")))  # fmt: skip
     return out
 
 
@@ -261,6 +265,7 @@ def arms_table(study: Study) -> pd.DataFrame:
                 "per seed": per_seed,
                 f"best {study.metric}": f"{group['best'].mean():.2f}",
                 f"test {study.metric}": f"{test.mean():.2f}" if len(test) else "-",
+                "lr decays": f"{group['lr_decays'].mean():.1f}",
                 "seeds": len(group),
             }
         )
