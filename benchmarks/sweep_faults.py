@@ -88,7 +88,13 @@ def sweep_spec(rounds: int) -> dict:
 def _rows(trial: Path) -> list[dict]:
     file = trial / "result.json"
     text = file.read_text() if file.exists() else ""
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    rows = []
+    for line in filter(str.strip, text.splitlines()):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:  # the line Tune is writing now
+            break
+    return rows
 
 
 def _final_weights(trial: Path) -> str:
@@ -263,7 +269,12 @@ def verdict(fault: str, done: dict, base: dict[int, dict], got: dict[int, dict])
         if trial["weights"] != ref.get("weights"):
             problems.append(f"seed {seed}: final weights differ from the fault-free run")
         if trial["history"] != ref.get("history"):
-            problems.append(f"seed {seed}: per-round history differs from the fault-free run")
+            got, want = trial["history"], ref.get("history") or []
+            pairs = zip(got, want, strict=False)
+            first = next((i for i, (a, b) in enumerate(pairs) if a != b), None)
+            where = (f"round {first + 1}: {got[first]} vs {want[first]} ({', '.join(COMPARED)})"
+                     if first is not None else f"{len(got)} rounds vs {len(want)}")  # fmt: skip
+            problems.append(f"seed {seed}: history differs from the fault-free run, {where}")
     if fault == "aggregator":  # the hit trial failed, then resumed from a checkpoint
         for name in done["hit"]:
             rounds = [r["round"] for r in _rows(done["path"] / name)]
