@@ -237,13 +237,18 @@ def run_sklearn(args: argparse.Namespace, config: SimulationConfig) -> int:
     return 0
 
 
+# scores that are shares (shown in %); others (SI-SDRi, SDR in dB, losses) as they are
+SHARES = ("uar", "accuracy", "recall", "f1", "stoi")
+
+
 def summary_table(runs: list[dict[str, Any]], metric: str) -> str:
-    """Per method and seed: the test `metric` (%) per fold and its mean over folds."""
-    lines = [f"method | seed | test {metric} per fold (%) | mean", "--- | --- | --- | ---"]
+    """Per method and seed: the test `metric` per fold (a share in %) and its mean."""
+    scale, unit = (100, " (%)") if metric.startswith(SHARES) else (1, "")
+    lines = [f"method | seed | test {metric} per fold{unit} | mean", "--- | --- | --- | ---"]
     keys = dict.fromkeys((r["method"], r["seed"]) for r in runs)
     for method, seed in keys:
         values = [
-            100 * r["test"][metric] for r in runs if (r["method"], r["seed"]) == (method, seed)
+            scale * r["test"][metric] for r in runs if (r["method"], r["seed"]) == (method, seed)
         ]
         cells = " ".join(f"{v:.1f}" for v in values)
         lines.append(f"{method} | {seed} | {cells} | {sum(values) / len(values):.2f}")
