@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "ray":
         from raysim.ray_runtime import init_ray
 
-        started = init_ray(address=args.address)
+        started = init_ray(address=args.address, state_api=True)  # for Ray Train
     try:
         return run_torch(args, config)
     finally:

@@ -37,12 +37,21 @@ _AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
 _AUTH_NOTICE = "Token authentication is enabled for this Ray cluster"
 
 
-def init_ray(address: str | None = None, num_cpus: int | None = None, **kwargs: Any) -> bool:
+def init_ray(
+    address: str | None = None,
+    num_cpus: int | None = None,
+    *,
+    state_api: bool = False,
+    **kwargs: Any,
+) -> bool:
     """Connect to `address` (e.g. 'auto') or start a local Ray without the dashboard.
 
     A local Ray started here has no dashboard, no API server (job submission and
-    the `ray.util.state` listing APIs) and no task events: raysim needs none of
-    them, and they cost start-up and shutdown time. Pass ``include_dashboard=True``
+    the `ray.util.state` listing APIs) unless `state_api`, and no task events: the
+    simulations need none of them, and they cost start-up and shutdown time. Ray
+    Train does query the state API (its controller's placement-group cleaner): a
+    fit on a Ray without it waits ~12 s at its end for queries that time out, so
+    callers that run Ray Train pass ``state_api=True``. Pass ``include_dashboard=True``
     to have all three. Ray's notice that a new local cluster has token authentication
     on (Ray's default) is not printed; authentication stays on. Returns True if this
     call started Ray (the caller then owns its shutdown). Extra keyword arguments go to
@@ -63,7 +72,8 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, **kwargs: 
             lean.enter_context(_without_auth_notice())
             if not options["include_dashboard"]:
                 system.update(_NO_TASK_EVENTS)
-                lean.enter_context(_without_api_server())
+                if not state_api:
+                    lean.enter_context(_without_api_server())
             options["_system_config"] = {**system, **options.get("_system_config", {})}
         ray.init(**options)
     return True

@@ -58,7 +58,12 @@ def ray_session():
 
     from raysim.ray_runtime import init_ray, shutdown_ray
 
-    init_ray(num_cpus=int(os.environ.get("RAYSIM_TEST_CPUS", "2")), log_to_driver=False)
+    # Ray Train's controller polls its workers every 2 s and starts a preemption
+    # watcher actor: seconds per tiny fit here, where no node is preempted
+    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
+    cpus = int(os.environ.get("RAYSIM_TEST_CPUS", "2"))
+    init_ray(num_cpus=cpus, log_to_driver=False, state_api=True)  # Ray Train's tests need it
     yield ray
     shutdown_ray()
 

@@ -35,12 +35,14 @@ def test_started_ray_retries_connections_every_50_ms_and_keeps_no_task_events(ra
         assert config[key] == value
 
 
-def test_started_ray_has_no_api_server_and_the_hook_is_restored(ray_session):
+def test_state_api_start_keeps_the_api_server_and_the_lean_hook_is_restored(ray_session):
+    """The session starts with `state_api=True` (its Ray Train fits query the state
+    API): the API server runs; a lean start swaps Ray's start of it for a no-op."""
     from ray._private import ray_constants
     from ray._private.node import Node
 
     node = ray_session._private.worker._global_node
-    assert ray_constants.PROCESS_TYPE_DASHBOARD not in node.all_processes
+    assert ray_constants.PROCESS_TYPE_DASHBOARD in node.all_processes
     ray_start_api_server = Node.start_api_server
     with ray_runtime._without_api_server():
         assert Node.start_api_server is not ray_start_api_server

@@ -83,7 +83,7 @@ def run_centralized_sweep(
         import yaml
 
         (path / SPEC_FILE).write_text(yaml.safe_dump(sweep.to_dict(), sort_keys=False))
-    connect(address)
+    connect(address, state_api=True)  # Ray Train's controller queries it
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     fn = tune.with_parameters(run_centralized_trial, base=prepare_data(spec.config),
                               train_dir=str(path / TRAIN_DIR))  # fmt: skip

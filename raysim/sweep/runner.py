@@ -45,10 +45,12 @@ class SweepRun:
         return self.unfinished > 0
 
 
-def connect(address: str | None = None) -> None:
-    """Join the Ray cluster at `address` (or $RAY_ADDRESS); without either start a local one."""
+def connect(address: str | None = None, *, state_api: bool = False) -> None:
+    """Join the Ray cluster at `address` (or $RAY_ADDRESS); without either start a local
+    one (with Ray's state API if `state_api`: Ray Train needs it, see `init_ray`)."""
     # "local": never join a cluster just because one was started on this machine before
-    init_ray(address or os.environ.get("RAY_ADDRESS") or "local", log_to_driver=False)
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
+    init_ray(address, log_to_driver=False, state_api=state_api)
 
 
 def prepare_data(config: dict[str, Any]) -> dict[str, Any]:
