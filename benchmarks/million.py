@@ -7,7 +7,7 @@ from the reference generator and read by the workers, a client's row group at a 
 the driver and the aggregator hold only the per-client sample counts.
 
 usage: python benchmarks/million.py [--n-clients 1000000] [--shards DIR] [--workers 2]
-           [--compare [--repeat K]] [--delete] [--workloads DIR]
+           [--compare [--repeat K] [--page-cache]] [--delete] [--workloads DIR]
 
 Shards are cached in DIR/w3-n{N}-seed{seed} (written once, in a child process, with the
 write time and disk size, the held-out set and the schedule kept beside them: the
@@ -215,6 +215,16 @@ def run(folder: Path, n: int, seed: int, workers: int, write: dict, peaks: Peaks
     }  # fmt: skip
 
 
+def read_through(folder: Path) -> float:
+    """Read every file of `folder` once (into the OS page cache); the seconds it took."""
+    t0 = time.perf_counter()
+    for f in sorted(folder.iterdir()):
+        with f.open("rb", buffering=0) as stream:
+            while stream.read(16 * MB):
+                pass
+    return time.perf_counter() - t0
+
+
 def compare(a: argparse.Namespace) -> None:
     """N=10^5 then N=10^6 (`--repeat` times, alternating), each run in a fresh process;
     one line with every run and the ratios 10^6/10^5: of the median over repeats of each
@@ -225,6 +235,9 @@ def compare(a: argparse.Namespace) -> None:
     runs: dict[int, list[dict]] = {n: [] for n in COMPARE}
     for _ in range(a.repeat):
         for n in COMPARE:
+            if a.page_cache:  # both populations start from shards the OS has cached
+                seconds = read_through(shard_dir(root, n, a.seed))
+                print(f"shards of {n} read into the page cache in {seconds:.1f} s", file=sys.stderr)
             cmd = [sys.executable, __file__, "--n-clients", str(n), "--shards", str(root)]
             cmd += ["--seed", str(a.seed), "--workers", str(a.workers)]
             cmd += ["--workloads", a.workloads] if a.workloads else []
@@ -263,6 +276,11 @@ def main() -> None:
     ap.add_argument("--compare", action="store_true", help="N=10^5 and 10^6, and the ratios")
     ap.add_argument("--repeat", type=int, default=1, help="--compare: pairs of runs")
     ap.add_argument("--delete", action="store_true", help="delete the shards at the end")
+    ap.add_argument(
+        "--page-cache", action="store_true",
+        help="--compare: read each population's shards once before its run, so that "
+        "neither run waits on the disk (separates the page cache from raysim's reads)",
+    )  # fmt: skip
     ap.add_argument("--write", action="store_true", help=argparse.SUPPRESS)  # child: write only
     ap.add_argument("--workloads", help=WORKLOADS_HELP)
     a = ap.parse_args()

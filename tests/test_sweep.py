@@ -175,6 +175,58 @@ def test_progress_csv_widens_for_keys_reported_later(tmp_path):
                     ["3", "", "0.6"]]  # fmt: skip
 
 
+def _tensorboard_scalars(folder: Path) -> tuple[int, set[tuple[str, int, float]]]:
+    """(events with scalars, {(tag, step, value)}) of the events files in `folder`,
+    read as TFRecords (length, crc, payload, crc)."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    events, values = 0, set()
+    for file in folder.glob("events.out.tfevents.*"):
+        data, at = file.read_bytes(), 0
+        while at < len(data):
+            (length,) = struct.unpack("<Q", data[at : at + 8])
+            event = Event.FromString(data[at + 12 : at + 12 + length])
+            at += 16 + length
+            scalars = [(v.tag, event.step, v.simple_value) for v in event.summary.value
+                       if v.WhichOneof("value") == "simple_value"]  # fmt: skip
+            events += bool(scalars)
+            values.update(scalars)
+    return events, values
+
+
+def test_tensorboard_logger_writes_what_tunes_does_one_event_per_result(tmp_path):
+    from ray.tune.logger import TBXLoggerCallback
+
+    from raysim.sweep.tensorboard import TensorBoardLogger, scalars
+
+    results = [
+        {"round": r, "train_loss": 1.0 / r, "eval_uar": 0.5 if r > 1 else float("nan"),
+         "done": r == 3, "node_id": "abc", "training_iteration": r, "config": {"seed": 0},
+         "timestamp": 7, "nested": {"a": r * 2}}
+        for r in (1, 2, 3)
+    ]  # fmt: skip
+    written = {}
+    for name, logger in (("tune", TBXLoggerCallback()), ("ours", TensorBoardLogger())):
+
+        class Trial:  # what the loggers read of a Tune trial
+            local_path, evaluated_params = str(tmp_path / name), {"seed": 0}
+
+            def init_local_path(self):
+                Path(self.local_path).mkdir()
+
+        trial = Trial()
+        for i, result in enumerate(results, 1):
+            logger.log_trial_result(i, trial, result)
+        logger.log_trial_end(trial)
+        written[name] = _tensorboard_scalars(tmp_path / name)
+    (tune_events, tune_values), (our_events, our_values) = written["tune"], written["ours"]
+    assert our_values == tune_values and ("ray/tune/nested/a", 3, 6.0) in our_values
+    # Tune: an event per value; ours: one per result
+    assert (tune_events, our_events) == (sum(len(scalars(r)) for r in results), 3)
+
+
 def test_live_view_says_which_value_it_shows():
     from raysim.sweep.live import LiveView
 

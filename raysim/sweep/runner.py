@@ -70,13 +70,15 @@ def prepare_data(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _callbacks(sweep: Sweep, path: Path, live: bool) -> list[tune.Callback]:
-    from ray.tune.logger import JsonLoggerCallback, TBXLoggerCallback
+    from ray.tune.logger import JsonLoggerCallback
+
+    from raysim.sweep.tensorboard import TensorBoardLogger
 
     spec = sweep.spec
     # progress.csv with every key reported, not only those of the first round
     callbacks: list[tune.Callback] = [JsonLoggerCallback(), ProgressCSV()]
     if spec.logging.tensorboard:
-        callbacks.append(TBXLoggerCallback())
+        callbacks.append(TensorBoardLogger())
     mlflow = spec.logging.mlflow_spec()
     if mlflow is not None:
         if importlib.util.find_spec("mlflow") is None:
