@@ -22,6 +22,14 @@ command's imports, Ray's start, the shared data, Tune's set-up) and
 aggregator, workers importing torch; later trials reuse them). What every further
 trial costs is `later_trials_in_trial_overhead`: Σ (Tune's time − rounds' time) ÷
 Σ rounds' time over the trials after the first wave (their start and reports).
+
+Where the machine's CPU went: `cpu_s` is the CPU time (user + system) of every
+process of the sweep's tree by role, sampled every 0.5 s (a process's last half
+second before it exits is missed): the sweep driver (Tune's loop and loggers), the
+trials' own processes, the engine's aggregators and workers, the raylet (the object
+store's and Ray's RPCs), the GCS and the rest of Ray. `cpu_busy` is their sum ÷
+(wall × CPUs): near 1, the sweep is CPU-bound, and every CPU-second outside the
+rounds (driver, trials, raylet) lengthens it.
 Prints one JSON line per sweep.
 """
 
@@ -34,9 +42,11 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import psutil
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,6 +59,63 @@ SWEEPS = {
         "tune.scheduler={name: asha, grace_period: 10, reduction_factor: 2}",
     ],
 }
+
+
+#: process roles by a fragment of their command line (Ray workers retitle themselves
+#: ``ray::<Actor>.<method>``; an idle one keeps the role it had)
+ROLES = (
+    ("experiments/sweep.py", "driver"),
+    ("ray::ImplicitFunc", "trial"),
+    ("ray::Aggregator", "aggregator"),
+    ("ray::WorkerActor", "worker"),
+    ("raylet", "raylet"),
+    ("gcs_server", "gcs"),
+)
+
+
+class CpuByRole:
+    """CPU seconds of a process and its descendants, summed by role (`ROLES`, else
+    "other Ray"), sampled every `interval` seconds until :meth:`stop`."""
+
+    def __init__(self, pid: int, interval: float = 0.5):
+        self.root, self.interval = psutil.Process(pid), interval
+        self.cpu: dict[int, float] = {}
+        self.role: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _classify(self, proc: psutil.Process) -> str | None:
+        command = " ".join(proc.cmdline())
+        return next((role for key, role in ROLES if key in command), None)
+
+    def _sample(self) -> None:
+        try:
+            procs = [self.root, *self.root.children(recursive=True)]
+        except psutil.Error:
+            return
+        for proc in procs:
+            try:
+                with proc.oneshot():
+                    times, role = proc.cpu_times(), self._classify(proc)
+            except psutil.Error:
+                continue
+            self.cpu[proc.pid] = times.user + times.system
+            if role is not None or proc.pid not in self.role:
+                self.role[proc.pid] = role or "other Ray"
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def stop(self) -> dict[str, float]:
+        """Stop sampling; CPU seconds per role."""
+        self._stop.set()
+        self._thread.join()
+        totals: dict[str, float] = {}
+        for pid, seconds in self.cpu.items():
+            totals[self.role[pid]] = totals.get(self.role[pid], 0.0) + seconds
+        return {role: round(s, 1) for role, s in sorted(totals.items(), key=lambda x: -x[1])}
 
 
 def _rows(trial: Path) -> list[dict]:
@@ -78,10 +145,15 @@ def measure(name: str, overrides: list[str], cpus: int, storage: Path) -> dict:
     cmd = [*SWEEP_CLI, "--storage", str(storage), "--name", name, "--no-report", *overrides]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a local Ray
     t0, launched = time.perf_counter(), time.time()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"{name}: sweep failed: {proc.stderr[-3000:]}")
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True, env=env)
+        cpu = CpuByRole(proc.pid)
+        returncode = proc.wait()
+        wall = time.perf_counter() - t0
+        cpu_s = cpu.stop()
+        if returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{name}: sweep failed: {err.read()[-3000:]}")
     path = storage / name
     spec = yaml.safe_load((path / "raysim_sweep.yaml").read_text())
     trials = [_rows(t) for t in sorted(path.glob("trial_*"))]
@@ -114,6 +186,8 @@ def measure(name: str, overrides: list[str], cpus: int, storage: Path) -> dict:
         "later_trials_in_trial_overhead": round((warm_tune - warm_compute) / warm_compute, 3)
         if warm_compute
         else None,
+        "cpu_s": cpu_s,
+        "cpu_busy": round(sum(cpu_s.values()) / (wall * cpus), 3),
     }
 
 
