@@ -28,6 +28,15 @@ def process_start_time() -> float:
     return time.time() - (uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
 
 
+def process_tree(root: psutil.Process) -> list[psutil.Process]:
+    """`root` and all its descendants (Ray's GCS, raylet and workers included when
+    `root` started Ray); empty once `root` has exited."""
+    try:
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
 class TreeMonitor:
     """Samples RSS and PSS summed over this process and all descendants (Ray's
     GCS, raylet and workers included) every `interval` seconds; keeps the peaks."""
@@ -42,11 +51,7 @@ class TreeMonitor:
 
     def sample(self) -> None:
         rss = pss = 0
-        try:
-            procs = [self.proc, *self.proc.children(recursive=True)]
-        except psutil.Error:
-            return
-        for p in procs:
+        for p in process_tree(self.proc):
             try:
                 mem = p.memory_full_info()
             except (psutil.Error, OSError):

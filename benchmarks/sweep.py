@@ -48,6 +48,7 @@ from pathlib import Path
 
 import psutil
 import yaml
+from _harness import process_tree
 
 REPO = Path(__file__).resolve().parents[1]
 SWEEP_CLI = [sys.executable, str(REPO / "experiments" / "sweep.py")]
@@ -90,11 +91,7 @@ class CpuByRole:
         return next((role for key, role in ROLES if key in command), None)
 
     def _sample(self) -> None:
-        try:
-            procs = [self.root, *self.root.children(recursive=True)]
-        except psutil.Error:
-            return
-        for proc in procs:
+        for proc in process_tree(self.root):
             try:
                 with proc.oneshot():
                     times, role = proc.cpu_times(), self._classify(proc)
