@@ -30,6 +30,7 @@ trials' own processes, the engine's aggregators and workers, the raylet (the obj
 store's and Ray's RPCs), the GCS and the rest of Ray. `cpu_busy` is their sum ÷
 (wall × CPUs): near 1, the sweep is CPU-bound, and every CPU-second outside the
 rounds (driver, trials, raylet) lengthens it.
+
 Prints one JSON line per sweep.
 """
 
@@ -44,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import psutil
@@ -109,10 +111,10 @@ class CpuByRole:
         """Stop sampling; CPU seconds per role."""
         self._stop.set()
         self._thread.join()
-        totals: dict[str, float] = {}
+        totals: Counter[str] = Counter()
         for pid, seconds in self.cpu.items():
-            totals[self.role[pid]] = totals.get(self.role[pid], 0.0) + seconds
-        return {role: round(s, 1) for role, s in sorted(totals.items(), key=lambda x: -x[1])}
+            totals[self.role[pid]] += seconds
+        return {role: round(seconds, 1) for role, seconds in totals.most_common()}
 
 
 def _rows(trial: Path) -> list[dict]:
